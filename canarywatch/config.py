@@ -1,0 +1,284 @@
+"""The one configuration model: validated at start, frozen, unknown keys refused.
+
+A YAML file is read, environment overrides are applied (``CANARYWATCH_`` prefix, ``__``
+between nested keys, for example ``CANARYWATCH_KAFKA__BOOTSTRAP_SERVERS=host:9092``), and
+the result is validated. Any problem raises :class:`ConfigError` naming the dotted key.
+Nothing falls back silently: a wrong setting in a rollback controller is worse than not
+starting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from canarywatch.errors import ConfigError
+
+ENV_PREFIX = "CANARYWATCH_"
+
+DEFAULT_VERSION_KEYS = (
+    "service.version",
+    "app.version",
+    "version",
+    "k8s.pod.labels.app.kubernetes.io/version",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceCohorts(_Model):
+    """Explicit roles for one service's versions."""
+
+    baseline: str
+    canary: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class CohortConfig(_Model):
+    version_keys: tuple[str, ...] = Field(default=DEFAULT_VERSION_KEYS, min_length=1)
+    # Explicit baseline/canary per service; services not named here are decided automatically.
+    services: dict[str, ServiceCohorts] = Field(default_factory=dict)
+    # Automatic roles: a service needs this many versioned events before roles are assigned.
+    auto_min_events: int = Field(default=50, gt=0)
+    # A non-baseline version is a canary once it carries at least this share of the traffic.
+    auto_min_canary_share: float = Field(default=0.002, gt=0, lt=0.5)
+
+
+class LogFieldMapping(_Model):
+    """Where a JSON log line keeps its fields (dotted paths into the object)."""
+
+    message: str = "message"
+    level: str = "level"
+    service: str = "service"
+    version: str = "version"
+    time: str = "time"
+    trace_id: str = "trace_id"
+
+
+class LogInputConfig(_Model):
+    """How JSON-lines and plain-text log files and topics are read."""
+
+    fields: LogFieldMapping = Field(default_factory=LogFieldMapping)
+    # Used for text lines and JSON lines without a service / version field.
+    default_service: str = "unknown"
+    default_version: str | None = None
+
+
+class MaskRule(_Model):
+    pattern: str
+    mask: str = "<*>"
+
+
+class TemplatesConfig(_Model):
+    sim_threshold: float = Field(default=0.5, gt=0, le=1)
+    depth: int = Field(default=4, ge=3)
+    max_children: int = Field(default=100, gt=0)
+    max_clusters: int = Field(default=2000, gt=0)
+    # Extra masking rules applied before the built-in ones.
+    masking: tuple[MaskRule, ...] = ()
+    examples_per_template: int = Field(default=3, ge=0)
+
+
+class AnalysisConfig(_Model):
+    # Severities whose templates can fail a canary (WARN only when listed here).
+    failing_severities: tuple[Literal["WARN", "ERROR", "FATAL"], ...] = ("ERROR", "FATAL")
+    # Family-wise false-alarm budget per canary, spent across all looks and signals.
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    # How often (event time) the judge looks at the data.
+    evaluation_interval_s: float = Field(default=10.0, gt=0)
+    # Canary evidence older than this is not used for a change that began later.
+    window_s: float = Field(default=300.0, gt=0)
+    # Minimum canary requests before any rollback may be called for a rate or latency signal.
+    min_requests: int = Field(default=30, gt=0)
+    # Minimum canary occurrences of a template before it can fail the canary.
+    min_template_count: int = Field(default=5, gt=0)
+    # Latency effect-size gates: the shift must be above both to count.
+    latency_min_ratio: float = Field(default=1.2, ge=1.0)
+    latency_min_delta_ms: float = Field(default=20.0, ge=0)
+    # Error-rate effect-size gate: the canary's rate must exceed the baseline's by this much.
+    error_rate_min_delta: float = Field(default=0.01, ge=0)
+    # Consecutive failing looks needed before a rollback.
+    persistence: int = Field(default=2, ge=1)
+    # Event time with enough traffic and no failing signal before `promote`.
+    promote_after_s: float = Field(default=600.0, gt=0)
+
+
+class SecurityConfig(_Model):
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_check_hostname: bool = True
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    # The password is never written in the config: name an env variable or a file.
+    sasl_password_env: str | None = None
+    sasl_password_file: str | None = None
+
+
+class ExtraLogTopic(_Model):
+    topic: str
+    format: Literal["json", "text"] = "json"
+    fields: LogFieldMapping = Field(default_factory=LogFieldMapping)
+    service: str | None = None
+    version: str | None = None
+
+
+class KafkaConfig(_Model):
+    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    group_id: str = "canarywatch"
+    spans_topic: str | None = "otlp_spans"
+    logs_topic: str | None = "otlp_logs"
+    extra_log_topics: tuple[ExtraLogTopic, ...] = ()
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = Field(default=10000, gt=0)
+    heartbeat_interval_ms: int = Field(default=3000, gt=0)
+    max_poll_interval_ms: int = Field(default=300000, gt=0)
+    max_poll_records: int = Field(default=2000, gt=0)
+    # Offsets are committed after state is saved, at most this often.
+    commit_interval_s: float = Field(default=5.0, gt=0)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+
+class RetryConfig(_Model):
+    max_attempts: int = Field(default=12, gt=0)
+    base_delay_s: float = Field(default=1.0, gt=0)
+    max_delay_s: float = Field(default=300.0, gt=0)
+
+
+class WebhookConfig(_Model):
+    name: str
+    url: str
+    preset: str = "generic"
+    method: Literal["POST", "PUT", "PATCH"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=5.0, gt=0)
+    on: tuple[Literal["rollback", "promote", "continue", "change"], ...] = ("rollback",)
+    body_template: str | None = None
+    secret_env: str | None = None
+    secret_file: str | None = None
+    bearer_token_file: str | None = None
+    ca_file: str | None = None
+    # Preset parameters (Rollout name, Ingress name, namespace, chat channel ...).
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class ActionsConfig(_Model):
+    webhooks: tuple[WebhookConfig, ...] = ()
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+
+class ServerConfig(_Model):
+    listen: str = "127.0.0.1:9464"
+    # When set, the Flagger and verdict endpoints require `Authorization: Bearer <token>`.
+    bearer_token_file: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT")
+        return value
+
+
+class Config(_Model):
+    cohorts: CohortConfig = Field(default_factory=CohortConfig)
+    logs: LogInputConfig = Field(default_factory=LogInputConfig)
+    templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    state_dir: str = "./canarywatch-state"
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validate(data: Mapping[str, Any]) -> Config:
+    """Validate a plain mapping into a Config, raising ConfigError naming the first bad key."""
+    try:
+        return Config.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(_key_of(first["loc"]), message) from None
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested overrides from ``CANARYWATCH_SECTION__KEY=value`` variables (values as YAML)."""
+    out: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        if not path:
+            continue
+        node = out
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(".".join(path), f"conflicting environment override {name}")
+            node = child
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return out
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into ``base`` (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read ``path`` (YAML; None for defaults), apply env then explicit overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError("", f"cannot read config {path}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("", f"{path}: the top level must be a mapping")
+        data = loaded
+    data = merge(data, env_overrides(os.environ if environ is None else environ))
+    if overrides:
+        data = merge(data, overrides)
+    return validate(data)

@@ -1,0 +1,61 @@
+"""Prometheus metrics, all registered on a registry the caller passes in (never the global one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    records_consumed: Counter  # labels: topic, cohort
+    bytes_consumed: Counter  # labels: topic
+    events_decoded: Counter  # labels: type (span|log), cohort (baseline|canary|unknown|unversioned)
+    decode_errors: Counter  # labels: source (topic or file kind)
+    consumer_lag: Gauge  # labels: topic, partition
+    processing_seconds: Histogram  # time to fold one poll batch into state
+    templates: Gauge  # labels: service
+    verdicts: Counter  # labels: action
+    current_verdicts: Gauge  # labels: action -> number of canaries currently at that action
+    webhook_attempts: Counter  # labels: webhook
+    webhook_successes: Counter  # labels: webhook
+    webhook_failures: Counter  # labels: webhook, reason
+    outbox_depth: Gauge  # decisions not yet delivered, all webhooks
+    state_saves: Counter
+    broker_connected: Gauge
+
+
+def create_metrics(registry: CollectorRegistry) -> Metrics:
+    """Register canarywatch's metrics on ``registry``."""
+    r = registry
+    return Metrics(
+        records_consumed=Counter("canarywatch_records_consumed", "Kafka records consumed",
+                                 ["topic", "cohort"], registry=r),
+        bytes_consumed=Counter("canarywatch_bytes_consumed", "Bytes consumed", ["topic"],
+                               registry=r),
+        events_decoded=Counter("canarywatch_events_decoded", "Events decoded",
+                               ["type", "cohort"], registry=r),
+        decode_errors=Counter("canarywatch_decode_errors", "Records that could not be decoded",
+                              ["source"], registry=r),
+        consumer_lag=Gauge("canarywatch_consumer_lag", "Consumer lag in records",
+                           ["topic", "partition"], registry=r),
+        processing_seconds=Histogram("canarywatch_processing_seconds",
+                                     "Seconds to fold one batch into state", registry=r),
+        templates=Gauge("canarywatch_templates", "Log templates per service", ["service"],
+                        registry=r),
+        verdicts=Counter("canarywatch_verdicts", "Verdict changes", ["action"], registry=r),
+        current_verdicts=Gauge("canarywatch_current_verdicts",
+                               "Canaries currently at each action", ["action"], registry=r),
+        webhook_attempts=Counter("canarywatch_webhook_attempts", "Webhook delivery attempts",
+                                 ["webhook"], registry=r),
+        webhook_successes=Counter("canarywatch_webhook_successes", "Webhook deliveries",
+                                  ["webhook"], registry=r),
+        webhook_failures=Counter("canarywatch_webhook_failures", "Failed webhook attempts",
+                                 ["webhook", "reason"], registry=r),
+        outbox_depth=Gauge("canarywatch_outbox_depth", "Decisions waiting for delivery",
+                           registry=r),
+        state_saves=Counter("canarywatch_state_saves", "State snapshots written", registry=r),
+        broker_connected=Gauge("canarywatch_broker_connected", "1 when the broker is reachable",
+                               registry=r),
+    )

@@ -1,0 +1,270 @@
+"""The one pipeline behind both the daemon and replay.
+
+decode -> version/cohort -> templates -> analysis -> judge -> verdict changes to sinks.
+Event time drives everything: events are released in time order once the watermark (the
+latest event time seen) has passed them by ``lateness_s``, and the judge looks at every
+canary each ``analysis.evaluation_interval_s`` of event time. No wall clock, no I/O here:
+sources read, sinks write.
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Protocol
+
+from canarywatch.analysis import Analyzer
+from canarywatch.cohort import Cohort, CohortResolver
+from canarywatch.config import Config, ServiceCohorts
+from canarywatch.decode import Decoders
+from canarywatch.errors import DecodeError
+from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, Verdict
+from canarywatch.metrics import Metrics
+from canarywatch.serialize import event_from_json, event_to_json
+from canarywatch.sources.base import Record
+from canarywatch.templates import TemplateMiner
+
+log = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+_LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
+
+
+class VerdictSink(Protocol):
+    def send(self, verdict: Verdict) -> None: ...
+
+
+def event_time(ev: Event) -> int:
+    """The moment an event becomes known: a span when it ends, a log when written."""
+    return ev.end_time_unix_nano if isinstance(ev, SpanEvent) else ev.time_unix_nano
+
+
+@dataclass(slots=True)
+class EventCounts:
+    spans: int = 0
+    logs: int = 0
+    rejected: int = 0
+    unversioned: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"spans": self.spans, "logs": self.logs, "rejected": self.rejected,
+                "unversioned": self.unversioned}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    changes: tuple[Verdict, ...]  # every verdict change, in event-time order
+    final: tuple[Verdict, ...]  # the last verdict per canary
+    counts: EventCounts = field(default_factory=EventCounts)
+
+    @property
+    def rollback(self) -> bool:
+        return any(v.action is Action.ROLLBACK for v in self.final)
+
+    def summary_json(self) -> dict[str, object]:
+        return {"type": "summary", "verdicts": [v.to_json() for v in self.final],
+                "events": self.counts.to_json()}
+
+
+class Pipeline:
+    """Folds events into templates and analysis state and emits verdict changes."""
+
+    def __init__(self, config: Config, sinks: Sequence[VerdictSink] = (),
+                 metrics: Metrics | None = None, *,
+                 roles: dict[str, ServiceCohorts] | None = None,
+                 global_roles: ServiceCohorts | None = None,
+                 lateness_s: float = 5.0) -> None:
+        self.config = config
+        self._sinks = list(sinks)
+        self._metrics = metrics
+        self._decoders = Decoders(config)
+        self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
+        self._templates = TemplateMiner(config.templates)
+        self._analyzer = Analyzer(config.analysis)
+        self._lateness_ns = int(lateness_s * _NS)
+        self._interval_ns = max(1, int(config.analysis.evaluation_interval_s * _NS))
+        self._pending: list[tuple[int, Event]] = []
+        self._watermark = 0
+        self._released_to = 0  # every event at or before this time has been processed
+        self._next_eval = 0
+        self._current: dict[tuple[str, str], Verdict] = {}
+        self._changes: list[Verdict] = []
+        self.counts = EventCounts()
+
+    # -- input -----------------------------------------------------------------------------
+
+    def decode(self, record: Record) -> Sequence[Event]:
+        """Decode one record; a malformed one is counted, logged and skipped."""
+        try:
+            return self._decoders.decode(record)
+        except DecodeError as exc:
+            self.reject(exc.origin, exc.message, record.kind.value)
+            return ()
+
+    def reject(self, origin: str, message: str, source: str) -> None:
+        self.counts.rejected += 1
+        n = self.counts.rejected
+        if n <= _LOGGED_REJECTS or n % 1000 == 0:
+            log.warning("skipped malformed record %s: %s (%d skipped so far)", origin, message, n)
+        if self._metrics is not None:
+            self._metrics.decode_errors.labels(source).inc()
+
+    def feed(self, record: Record) -> None:
+        self.feed_events(self.decode(record))
+
+    def feed_events(self, events: Iterable[Event]) -> None:
+        pending = self._pending
+        newest = self._watermark
+        for ev in events:
+            t = event_time(ev)
+            pending.append((t, ev))
+            if t > newest:
+                newest = t
+        self._watermark = newest
+        cutoff = newest - self._lateness_ns
+        if pending and cutoff > self._released_to and pending[0][0] <= cutoff:
+            self._release(cutoff)
+
+    def drain(self) -> None:
+        """Process every buffered event now (input is idle or has ended)."""
+        self._release(self._watermark)
+
+    def finish(self) -> ReplayResult:
+        self.drain()
+        if self._released_to:
+            self._evaluate(self._released_to)
+        return ReplayResult(tuple(self._changes), tuple(self._current.values()), self.counts)
+
+    # -- processing ------------------------------------------------------------------------
+
+    def _release(self, cutoff: int) -> None:
+        pending = self._pending
+        pending.sort(key=itemgetter(0))
+        split = bisect_right(pending, cutoff, key=itemgetter(0))
+        ready, self._pending = pending[:split], pending[split:]
+        for t, ev in ready:
+            if t >= self._next_eval:
+                self._tick(t)
+            self._process(ev)
+        self._released_to = max(self._released_to, cutoff)
+
+    def _tick(self, t: int) -> None:
+        """Evaluate at every interval boundary up to event time ``t``."""
+        if self._next_eval == 0:
+            self._next_eval = (t // self._interval_ns + 1) * self._interval_ns
+            return
+        while self._next_eval <= t:
+            self._evaluate(self._next_eval)
+            self._next_eval += self._interval_ns
+
+    def _process(self, ev: Event) -> None:
+        cohorts = self._cohorts
+        if isinstance(ev, SpanEvent):
+            self.counts.spans += 1
+            if ev.version is None:
+                self.counts.unversioned += 1
+                cohorts.observe(ev.service, None)
+                return
+            cohorts.observe(ev.service, ev.version)
+            self._analyzer.observe_span(ev)
+            for exc in ev.exceptions:
+                body = f"{exc.type}: {exc.message}" if exc.message else exc.type
+                self._observe_log(LogEvent(ev.service, ev.version, exc.time_unix_nano,
+                                           Severity.ERROR, body, ev.trace_id, ev.span_id))
+            self._count("span", ev.service, ev.version)
+        else:
+            self.counts.logs += 1
+            if ev.version is None:
+                self.counts.unversioned += 1
+                cohorts.observe(ev.service, None)
+                return
+            cohorts.observe(ev.service, ev.version)
+            self._observe_log(ev)
+            self._count("log", ev.service, ev.version)
+
+    def _observe_log(self, ev: LogEvent) -> None:
+        match = self._templates.match(ev.service, ev.body)
+        self._analyzer.observe_log(ev, match)
+
+    def _count(self, kind: str, service: str, version: str) -> None:
+        if self._metrics is not None:
+            cohort = self._cohorts.cohort_of(service, version).value
+            self._metrics.events_decoded.labels(kind, cohort).inc()
+
+    def _evaluate(self, now: int) -> None:
+        for service in self._cohorts.services():
+            roles = self._cohorts.roles(service)
+            if roles is None:
+                continue
+            text = self._template_text(service)
+            for canary in roles.canaries:
+                verdict = self._analyzer.evaluate(service, roles.baseline, canary, now, text)
+                previous = self._current.get(verdict.key)
+                self._current[verdict.key] = verdict
+                if previous is None or previous.action is not verdict.action:
+                    self._changes.append(verdict)
+                    self._emit(verdict)
+            if self._metrics is not None:
+                self._metrics.templates.labels(service).set(
+                    self._templates.template_count(service))
+
+    def _template_text(self, service: str) -> Callable[[int], str]:
+        return lambda template_id: self._templates.template_text(service, template_id)
+
+    def _emit(self, verdict: Verdict) -> None:
+        if self._metrics is not None:
+            self._metrics.verdicts.labels(verdict.action.value).inc()
+            for action in Action:
+                self._metrics.current_verdicts.labels(action.value).set(
+                    sum(1 for v in self._current.values() if v.action is action))
+        for sink in self._sinks:
+            try:
+                sink.send(verdict)
+            except Exception:  # a broken sink must never stop the analysis
+                log.exception("verdict sink %r failed for %s/%s", sink, verdict.service,
+                              verdict.canary_version)
+
+    # -- queries and state -----------------------------------------------------------------
+
+    def verdicts(self) -> list[Verdict]:
+        return list(self._current.values())
+
+    def cohort_of(self, service: str, version: str | None) -> Cohort:
+        return self._cohorts.cohort_of(service, version)
+
+    def template_count(self, service: str) -> int:
+        return self._templates.template_count(service)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume exactly here, as plain JSON-able data."""
+        return {
+            "version": 1,
+            "templates": self._templates.snapshot(),
+            "analysis": self._analyzer.snapshot(),
+            "cohorts": self._cohorts.snapshot(),
+            "pending": [event_to_json(ev) for _, ev in self._pending],
+            "watermark": self._watermark,
+            "released_to": self._released_to,
+            "next_eval": self._next_eval,
+            "current": [v.to_json() for v in self._current.values()],
+            "counts": self.counts.to_json(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        from canarywatch.serialize import verdict_from_json
+
+        self._templates.restore(snapshot["templates"])
+        self._analyzer.restore(snapshot["analysis"])
+        self._cohorts.restore(snapshot["cohorts"])
+        events = [event_from_json(e) for e in snapshot.get("pending", [])]
+        self._pending = [(event_time(ev), ev) for ev in events]
+        self._watermark = int(snapshot.get("watermark", 0))
+        self._released_to = int(snapshot.get("released_to", 0))
+        self._next_eval = int(snapshot.get("next_eval", 0))
+        current = [verdict_from_json(v) for v in snapshot.get("current", [])]
+        self._current = {v.key: v for v in current}
+        counts = snapshot.get("counts", {})
+        self.counts = EventCounts(**{k: int(v) for k, v in counts.items()})

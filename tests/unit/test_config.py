@@ -1,0 +1,69 @@
+"""Tests for the configuration model: defaults, refusals naming the key, env overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canarywatch import config
+from canarywatch.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_example_config_is_valid_and_equals_defaults() -> None:
+    """config/canarywatch.yaml documents the defaults: loading it gives the default model."""
+    loaded = config.load(REPO / "config" / "canarywatch.yaml", environ={})
+    assert loaded == config.Config()
+
+
+def test_unknown_key_is_refused_with_its_dotted_path() -> None:
+    """A misspelt key stops the load and the error names it."""
+    with pytest.raises(ConfigError) as info:
+        config.validate({"analysis": {"alpah": 0.1}})
+    assert info.value.key == "analysis.alpah"
+    assert "unknown key" in str(info.value)
+
+
+def test_bad_value_names_the_key() -> None:
+    """An out-of-range value is refused, naming the key and the rule."""
+    with pytest.raises(ConfigError) as info:
+        config.validate({"analysis": {"min_requests": 0}})
+    assert info.value.key == "analysis.min_requests"
+    assert "greater than 0" in info.value.message
+
+
+def test_env_overrides_nested_keys(tmp_path: Path) -> None:
+    """CANARYWATCH_SECTION__KEY overrides the file; values are parsed as YAML scalars."""
+    path = tmp_path / "c.yaml"
+    path.write_text("kafka:\n  group_id: fromfile\n")
+    env = {"CANARYWATCH_KAFKA__GROUP_ID": "fromenv", "CANARYWATCH_ANALYSIS__ALPHA": "0.02",
+           "OTHER": "x"}
+    loaded = config.load(path, environ=env)
+    assert loaded.kafka.group_id == "fromenv"
+    assert loaded.analysis.alpha == pytest.approx(0.02)
+
+
+def test_bootstrap_servers_accepts_comma_list() -> None:
+    """A comma-separated string of brokers becomes a tuple."""
+    loaded = config.validate({"kafka": {"bootstrap_servers": "a:1, b:2"}})
+    assert loaded.kafka.bootstrap_servers == ("a:1", "b:2")
+
+
+def test_bad_yaml_is_a_config_error(tmp_path: Path) -> None:
+    """A file that is not YAML, or not a mapping, is a config error, not a crash."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError):
+        config.load(path, environ={})
+    path.write_text("kafka: [unclosed\n")
+    with pytest.raises(ConfigError):
+        config.load(path, environ={})
+
+
+def test_config_is_frozen() -> None:
+    """Settings cannot change after validation."""
+    cfg = config.Config()
+    with pytest.raises(Exception, match="frozen"):
+        cfg.state_dir = "x"  # type: ignore[misc]
