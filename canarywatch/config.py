@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from canarywatch.errors import ConfigError
 
@@ -81,13 +88,20 @@ class MaskRule(_Model):
 
 
 class TemplatesConfig(_Model):
-    sim_threshold: float = Field(default=0.5, gt=0, le=1)
-    depth: int = Field(default=4, ge=3)
+    # Drain similarity a line needs to join a template (masked parameters count as equal).
+    sim_threshold: float = Field(default=0.8, gt=0, le=1)
+    # Drain tree depth: depth - 3 leading tokens pick the branch (5: the first two).
+    depth: int = Field(default=5, ge=3)
     max_children: int = Field(default=100, gt=0)
     max_clusters: int = Field(default=2000, gt=0)
     # Extra masking rules applied before the built-in ones.
     masking: tuple[MaskRule, ...] = ()
     examples_per_template: int = Field(default=3, ge=0)
+    # Clusters equal but at one position merge (that position becomes <*>) once this many
+    # different values were seen there; 0 turns merging off.
+    merge_min_variants: int = Field(default=4, ge=0)
+    # Fast path: masked token sequences remembered with the template they found; 0 = off.
+    cache_size: int = Field(default=100_000, ge=0)
 
 
 class AnalysisConfig(_Model):
@@ -99,19 +113,40 @@ class AnalysisConfig(_Model):
     evaluation_interval_s: float = Field(default=10.0, gt=0)
     # Canary evidence older than this is not used for a change that began later.
     window_s: float = Field(default=300.0, gt=0)
+    # Every test also runs on this recent part of the window, so a fault that began late is
+    # judged undiluted by the healthy minutes before it; 0 turns the second window off.
+    recent_window_s: float = Field(default=60.0, ge=0)
     # Minimum canary requests before any rollback may be called for a rate or latency signal.
     min_requests: int = Field(default=30, gt=0)
     # Minimum canary occurrences of a template before it can fail the canary.
     min_template_count: int = Field(default=5, gt=0)
     # Latency effect-size gates: the shift must be above both to count.
     latency_min_ratio: float = Field(default=1.2, ge=1.0)
-    latency_min_delta_ms: float = Field(default=20.0, ge=0)
+    latency_min_delta_ms: float = Field(default=10.0, ge=0)
     # Error-rate effect-size gate: the canary's rate must exceed the baseline's by this much.
     error_rate_min_delta: float = Field(default=0.01, ge=0)
     # Consecutive failing looks needed before a rollback.
     persistence: int = Field(default=2, ge=1)
     # Event time with enough traffic and no failing signal before `promote`.
     promote_after_s: float = Field(default=600.0, gt=0)
+    # Event time over which `alpha` is spent: each look may spend
+    # alpha * evaluation_interval_s / alpha_horizon_s, split over the tests that can reach it.
+    alpha_horizon_s: float = Field(default=600.0, gt=0)
+    # Width of the time buckets the sliding window is made of.
+    bucket_s: float = Field(default=10.0, gt=0)
+    # Error-rate gate: the canary's rate must also be this many times the baseline's.
+    error_rate_min_ratio: float = Field(default=1.5, ge=1.0)
+    # Template gate: the canary's lines per unit of traffic, over the baseline's.
+    template_min_ratio: float = Field(default=2.0, ge=1.0)
+    # Confidence level of the reported Hodges-Lehmann interval of the latency ratio.
+    latency_confidence: float = Field(default=0.95, gt=0, lt=1)
+    # Also test all endpoints pooled (catches a small shift spread over every endpoint).
+    pooled_endpoints: bool = True
+    # Log lines wait this long (event time) for the span of their trace, which tells their
+    # endpoint, so templates are also tested per endpoint.
+    log_join_wait_s: float = Field(default=30.0, gt=0)
+    # At most this many reasons on a verdict (failing ones first).
+    max_reasons: int = Field(default=10, gt=0)
 
 
 class SecurityConfig(_Model):
@@ -176,9 +211,18 @@ class WebhookConfig(_Model):
     secret_env: str | None = None
     secret_file: str | None = None
     bearer_token_file: str | None = None
+    bearer_token_env: str | None = None
     ca_file: str | None = None
     # Preset parameters (Rollout name, Ingress name, namespace, chat channel ...).
     params: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_key(cls, data: object) -> object:
+        # YAML 1.1 reads a bare `on:` key as the boolean true: take it back as "on".
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if key is True else key): value for key, value in data.items()}
+        return data
 
 
 class ActionsConfig(_Model):
@@ -190,6 +234,7 @@ class ServerConfig(_Model):
     listen: str = "127.0.0.1:9464"
     # When set, the Flagger and verdict endpoints require `Authorization: Bearer <token>`.
     bearer_token_file: str | None = None
+    bearer_token_env: str | None = None
 
     @field_validator("listen")
     @classmethod

@@ -93,6 +93,7 @@ class Pipeline:
         self._current: dict[tuple[str, str], Verdict] = {}
         self._changes: list[Verdict] = []
         self.counts = EventCounts()
+        self._tally: dict[tuple[str, str, str], int] = {}
 
     # -- input -----------------------------------------------------------------------------
 
@@ -131,6 +132,7 @@ class Pipeline:
     def drain(self) -> None:
         """Process every buffered event now (input is idle or has ended)."""
         self._release(self._watermark)
+        self._flush_tally()
 
     def finish(self) -> ReplayResult:
         self.drain()
@@ -190,11 +192,19 @@ class Pipeline:
         self._analyzer.observe_log(ev, match)
 
     def _count(self, kind: str, service: str, version: str) -> None:
+        key = (kind, service, version)
+        self._tally[key] = self._tally.get(key, 0) + 1
+
+    def _flush_tally(self) -> None:
+        """Move per-event counts to the metrics in one go (cheaper than per event)."""
         if self._metrics is not None:
-            cohort = self._cohorts.cohort_of(service, version).value
-            self._metrics.events_decoded.labels(kind, cohort).inc()
+            for (kind, service, version), n in self._tally.items():
+                cohort = self._cohorts.cohort_of(service, version).value
+                self._metrics.events_decoded.labels(kind, cohort).inc(n)
+        self._tally.clear()
 
     def _evaluate(self, now: int) -> None:
+        self._flush_tally()
         for service in self._cohorts.services():
             roles = self._cohorts.roles(service)
             if roles is None:

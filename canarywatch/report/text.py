@@ -19,7 +19,7 @@ def _examples(reason: Reason) -> list[str]:
             continue
         for example in value[:_MAX_EXAMPLES]:
             if isinstance(example, dict):
-                line = str(example.get("line", ""))
+                line = str(example.get("body", ""))
                 trace = example.get("trace_id") or ""
                 out.append(f"{line}  (trace {trace})" if trace else line)
             else:

@@ -16,6 +16,7 @@ FaultKind = Literal[
     "new_error",  # new ERROR signature + 5xx with probability `magnitude`
     "new_error_200",  # new ERROR signature, response stays 200
     "known_error_more",  # the known ERROR line becomes more frequent (probability `magnitude`)
+    "error_rate",  # more 5xx with the known upstream ERROR line (probability `magnitude`)
     "latency",  # durations x `magnitude` on one endpoint
     "latency_all",  # durations x `magnitude` on all endpoints
     "shared_outage",  # both cohorts: 5xx + ERROR line with probability `magnitude`
@@ -24,7 +25,7 @@ FaultKind = Literal[
 ]
 
 FAULT_KINDS: tuple[str, ...] = (
-    "new_error", "new_error_200", "known_error_more", "latency", "latency_all",
+    "new_error", "new_error_200", "known_error_more", "error_rate", "latency", "latency_all",
     "shared_outage", "reword_info", "faster",
 )
 # Kinds whose `endpoint=None` means every endpoint rather than the first one.

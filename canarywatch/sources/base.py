@@ -38,6 +38,9 @@ class Record:
     # For LOG_JSON / LOG_TEXT records from topics with fixed service / version.
     service: str | None = None
     version: str | None = None
+    # Set by a source that could not read this record whole (a truncated frame): decoders
+    # raise DecodeError(origin, error) for it, so it is counted like any malformed record.
+    error: str | None = None
 
 
 class Source(Protocol):

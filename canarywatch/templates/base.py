@@ -16,6 +16,10 @@ class Templater(Protocol):
 
     def template_count(self, service: str) -> int: ...
 
+    def template_text(self, service: str, template_id: int) -> str:
+        """Current text of a template (templates generalise); KeyError once it is evicted."""
+        ...
+
     def snapshot(self) -> dict[str, Any]:
         """Plain-JSON state owned by canarywatch (never jsonpickle)."""
         ...

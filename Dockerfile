@@ -1,0 +1,30 @@
+# canarywatch daemon image: `docker run ... canarywatch --bootstrap-servers kafka:9092`
+# Build: docker build -t canarywatch .
+FROM python:3.11-slim AS build
+WORKDIR /src
+RUN pip install --no-cache-dir --upgrade pip wheel
+COPY pyproject.toml README.md ./
+COPY canarywatch ./canarywatch
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CANARYWATCH_SERVER__LISTEN=0.0.0.0:9464 \
+    CANARYWATCH_STATE_DIR=/var/lib/canarywatch
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && groupadd --system --gid 10001 canarywatch \
+    && useradd --system --uid 10001 --gid canarywatch --home-dir /var/lib/canarywatch \
+       --shell /usr/sbin/nologin canarywatch \
+    && mkdir -p /var/lib/canarywatch && chown canarywatch:canarywatch /var/lib/canarywatch
+USER 10001:10001
+WORKDIR /var/lib/canarywatch
+VOLUME ["/var/lib/canarywatch"]
+EXPOSE 9464
+# /healthz answers as soon as the process serves HTTP; Kubernetes should probe /readyz too.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
+# SIGTERM finishes the batch, saves state, commits offsets and exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["canarywatch", "run"]

@@ -1,0 +1,240 @@
+"""Kafka throughput: bare kafka-python consume rate vs canarywatch's sustained rate.
+
+One run: start a local Tansu (or use CANARYWATCH_BENCH_KAFKA=host:port), produce collector-
+sized OTLP batches made by the real OpenTelemetry SDK (a 20 s scenario at 1,000 req/s,
+repeated with shifted timestamps until the wanted volume is reached) into one single-partition
+topic per signal, then measure, each in a fresh process so peak RSS is the consumer's own:
+
+- bare:  kafka-python polling the spans topic, no decoding (messages/s, MB/s);
+- spans: the daemon's loop (KafkaSource -> decode -> pipeline -> state saves + commits) on the
+         spans topic, spans/s;
+- logs:  the same on the logs topic, log lines/s.
+
+Targets (issue 5): >= 300,000 spans/s and >= 50,000 log lines/s per process, peak RSS under
+500 MB after 5 million events. Usage::
+
+    python benchmarks/kafka_throughput.py              # 5M spans, 1M log lines
+    python benchmarks/kafka_throughput.py --quick      # 300k spans, 100k log lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCENARIO_S = 20.0
+SCENARIO_RPS = 1000.0
+
+
+def _shift(message: Any, kind: str, shift_ns: int) -> bytes:
+    if kind == "spans":
+        for rs in message.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    span.start_time_unix_nano += shift_ns
+                    span.end_time_unix_nano += shift_ns
+                    for ev in span.events:
+                        ev.time_unix_nano += shift_ns
+    else:
+        for rl in message.resource_logs:
+            for sl in rl.scope_logs:
+                for rec in sl.log_records:
+                    rec.time_unix_nano += shift_ns
+                    if rec.observed_time_unix_nano:
+                        rec.observed_time_unix_nano += shift_ns
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _items(message: Any, kind: str) -> int:
+    if kind == "spans":
+        return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
+    return sum(len(sl.log_records) for rl in message.resource_logs for sl in rl.scope_logs)
+
+
+def _payloads(kind: str, want: int) -> Iterator[tuple[bytes, int]]:
+    """Serialized batches of ``kind`` with their item counts until ``want`` items were made."""
+    from canarywatch.sim.generator import generate_messages
+    from canarywatch.sim.scenario import Fault, Scenario
+
+    scenario = Scenario(duration_s=SCENARIO_S, rps=SCENARIO_RPS, seed=1, faults=(
+        Fault("new_error", start_s=10.0, endpoint="GET /cart", magnitude=0.2),))
+    base = [m for k, m in generate_messages(scenario) if k.value == f"otlp_{kind}"]
+    made = 0
+    rep = 0
+    while made < want:
+        shift_ns = int(rep * SCENARIO_S * 1e9)
+        for message in base:
+            copy = type(message)()
+            copy.CopyFrom(message)
+            n = _items(copy, kind)
+            yield _shift(copy, kind, shift_ns), n
+            made += n
+            if made >= want:
+                return
+        rep += 1
+
+
+def _produce(bootstrap: str, topic: str, kind: str, want: int) -> tuple[int, int, int]:
+    """Produce ``want`` items; returns (messages, items, bytes)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
+                             max_request_size=16 * 1024 * 1024, batch_size=1 << 20)
+    messages = items = size = 0
+    for payload, n in _payloads(kind, want):
+        producer.send(topic, payload)
+        messages += 1
+        items += n
+        size += len(payload)
+    producer.flush(timeout=300)
+    producer.close()
+    return messages, items, size
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
+    parent through fork and exec, so a child would report the producer's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child_bare(bootstrap: str, topic: str, messages: int) -> dict[str, float]:
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_poll_records=2000,
+                             metrics_enabled=False)
+    consumer.assign([TopicPartition(topic, 0)])
+    got = size = 0
+    started = 0.0
+    while got < messages:
+        for batch in consumer.poll(timeout_ms=500).values():
+            if not started:
+                started = time.perf_counter()
+            got += len(batch)
+            size += sum(len(m.value) for m in batch)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return {"messages": got, "bytes": size, "seconds": elapsed, "rss_mb": _peak_rss_mb()}
+
+
+def child_agent(bootstrap: str, topic: str, kind: str, messages: int) -> dict[str, float]:
+    from prometheus_client import CollectorRegistry
+
+    from canarywatch import config as config_mod
+    from canarywatch.daemon import Daemon
+    from canarywatch.metrics import create_metrics
+
+    with tempfile.TemporaryDirectory(prefix="cw-bench-") as state_dir:
+        cfg = config_mod.validate({
+            "kafka": {"bootstrap_servers": bootstrap, "group_id": f"bench-{uuid.uuid4().hex}",
+                      "spans_topic": topic if kind == "spans" else None,
+                      "logs_topic": topic if kind == "logs" else None,
+                      "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
+                      "max_poll_interval_ms": 60000},
+            "state_dir": state_dir,
+        })
+        daemon = Daemon(cfg, create_metrics(CollectorRegistry()))
+        daemon.restore()
+        daemon.connect()
+        started = 0.0
+        key = (topic, 0)
+        while daemon.offsets.get(key, 0) < messages:
+            if daemon.step(500) and not started:
+                started = time.perf_counter()
+        with daemon.lock:
+            result = daemon.pipeline.finish()
+        daemon.checkpoint(final=True)
+        elapsed = time.perf_counter() - started
+        saves = daemon.metrics.state_saves._value.get()
+        daemon.close()
+    items = result.counts.spans if kind == "spans" else result.counts.logs
+    return {"items": items, "rejected": result.counts.rejected, "seconds": elapsed,
+            "rss_mb": _peak_rss_mb(), "state_saves": saves}
+
+
+def _run_child(*argv: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", *argv], check=True,
+                         capture_output=True, text=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=5_000_000)
+    parser.add_argument("--logs", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="300k spans, 100k log lines")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, bootstrap, topic, *rest = args.child
+        if mode == "bare":
+            print(json.dumps(child_bare(bootstrap, topic, int(rest[0]))))
+        else:
+            print(json.dumps(child_agent(bootstrap, topic, rest[0], int(rest[1]))))
+        return 0
+    if args.quick:
+        args.spans, args.logs = 300_000, 100_000
+
+    from canarywatch.broker import LocalBroker, create_topics
+
+    broker = None
+    bootstrap = os.environ.get("CANARYWATCH_BENCH_KAFKA")
+    if not bootstrap:
+        broker = LocalBroker(log_path=Path(tempfile.gettempdir()) / "cw-bench-tansu.log")
+        bootstrap = broker.start()
+    try:
+        suffix = uuid.uuid4().hex[:6]
+        spans_topic, logs_topic = f"bench-spans-{suffix}", f"bench-logs-{suffix}"
+        create_topics(bootstrap, [spans_topic, logs_topic])
+        t0 = time.perf_counter()
+        s_msgs, s_items, s_bytes = _produce(bootstrap, spans_topic, "spans", args.spans)
+        l_msgs, l_items, l_bytes = _produce(bootstrap, logs_topic, "logs", args.logs)
+        print(f"produced {s_items:,} spans in {s_msgs:,} messages ({s_bytes / 1e6:.0f} MB) and "
+              f"{l_items:,} log lines in {l_msgs:,} messages ({l_bytes / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - t0:.0f}s", flush=True)
+        bare = _run_child("bare", bootstrap, spans_topic, str(s_msgs))
+        spans = _run_child("agent", bootstrap, spans_topic, "spans", str(s_msgs))
+        logs = _run_child("agent", bootstrap, logs_topic, "logs", str(l_msgs))
+    finally:
+        if broker is not None:
+            broker.stop()
+    rows = [
+        ("bare kafka-python (spans topic)", f"{bare['messages'] / bare['seconds']:,.0f} msg/s",
+         f"{bare['bytes'] / bare['seconds'] / 1e6:,.0f} MB/s; "
+         f"{s_items / bare['seconds']:,.0f} spans/s undecoded", bare["rss_mb"], "-"),
+        ("canarywatch spans", f"{spans['items'] / spans['seconds']:,.0f} spans/s",
+         f"{spans['items']:,.0f} spans in {spans['seconds']:.1f}s, "
+         f"{spans['state_saves']:.0f} state saves", spans["rss_mb"], ">= 300,000 spans/s"),
+        ("canarywatch logs", f"{logs['items'] / logs['seconds']:,.0f} lines/s",
+         f"{logs['items']:,.0f} lines in {logs['seconds']:.1f}s, "
+         f"{logs['state_saves']:.0f} state saves", logs["rss_mb"], ">= 50,000 lines/s"),
+    ]
+    print(f"\n{'measurement':34} {'rate':>18}  {'peak RSS':>9}  {'target':20} detail")
+    for name, rate, detail, rss, target in rows:
+        print(f"{name:34} {rate:>18}  {rss:>6.0f} MB  {target:20} {detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

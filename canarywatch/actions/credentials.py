@@ -1,0 +1,103 @@
+"""Secrets for webhooks and the HTTP server, read from environment variables or files.
+
+Secrets are checked when canarywatch starts (a missing file or variable is a ConfigError
+naming the key) and never logged. Bearer token files are read again for every attempt, so a
+rotated Kubernetes service-account token is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from canarywatch.actions.presets import SERVICE_ACCOUNT_DIR, Preset
+from canarywatch.config import WebhookConfig
+from canarywatch.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def read_secret(key: str, env: str | None, file: str | None,
+                environ: Mapping[str, str] | None = None) -> str | None:
+    """The secret named by an env variable or a file (trailing newline removed), or None."""
+    if env and file:
+        raise ConfigError(key, "set either the _env or the _file form, not both")
+    environ = os.environ if environ is None else environ
+    if env:
+        value = environ.get(env)
+        if not value:
+            raise ConfigError(f"{key}_env", f"environment variable {env} is not set or empty")
+        return value
+    if file:
+        try:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{key}_file", f"cannot read {file}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{key}_file", f"{file} is empty")
+        return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What one webhook authenticates and verifies with; ``repr`` hides the secrets."""
+
+    secret: bytes | None
+    bearer_token_file: str | None
+    bearer_token_env_value: str | None
+    ca_file: str | None
+
+    def __repr__(self) -> str:
+        return (f"Credentials(secret={'set' if self.secret else None}, "
+                f"bearer_token_file={self.bearer_token_file!r}, ca_file={self.ca_file!r})")
+
+    def bearer_token(self) -> str | None:
+        """The current bearer token (the file is read again each time), or None."""
+        if self.bearer_token_env_value:
+            return self.bearer_token_env_value
+        if self.bearer_token_file is None:
+            return None
+        try:
+            return Path(self.bearer_token_file).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            logger.warning("cannot read bearer token file %s: %s", self.bearer_token_file,
+                           exc.strerror)
+            return None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS context verifying against ``ca_file`` (or the system store)."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+def load_credentials(config: WebhookConfig, key: str, preset: Preset,
+                     environ: Mapping[str, str] | None = None) -> Credentials:
+    """Read and check one webhook's secrets; ConfigError naming the key when unusable."""
+    secret = read_secret(f"{key}.secret", config.secret_env, config.secret_file, environ)
+    token_value = None
+    if config.bearer_token_env:
+        token_value = read_secret(f"{key}.bearer_token", config.bearer_token_env, None, environ)
+    token_file = config.bearer_token_file
+    if token_file is not None:
+        if config.bearer_token_env:
+            raise ConfigError(f"{key}.bearer_token", "set either the _env or the _file form")
+        read_secret(f"{key}.bearer_token", None, token_file, environ)
+    ca_file = config.ca_file
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{key}.ca_file", f"cannot load {ca_file}: {exc}") from None
+    if type(preset).uses_service_account:
+        sa = Path(SERVICE_ACCOUNT_DIR)
+        if token_file is None and token_value is None and (sa / "token").is_file():
+            token_file = str(sa / "token")
+        if ca_file is None and (sa / "ca.crt").is_file():
+            ca_file = str(sa / "ca.crt")
+    return Credentials(secret=secret.encode("utf-8") if secret else None,
+                       bearer_token_file=token_file, bearer_token_env_value=token_value,
+                       ca_file=ca_file)

@@ -1,0 +1,153 @@
+"""The durable outbox: every decision's requests are in SQLite before any attempt is made.
+
+Tables:
+
+- ``outbox``: one row per (webhook, decision id) with the rendered request (no secrets), the
+  attempts so far and a state (``pending``, ``delivered``, ``failed``). Delivered rows stay, so
+  replaying the same decision again (same id) finds it and sends nothing.
+- ``decisions``: the last action recorded per (service, canary version). A verdict with the
+  same action as the last one is not a new decision, even with a later event time (the
+  pipeline re-deriving a verdict after a restart), so it never gets a second id.
+
+One connection, guarded by a lock, shared by the pipeline thread and the delivery threads;
+WAL journal with ``synchronous=FULL`` so a committed decision survives a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from canarywatch.actions.spec import Request
+from canarywatch.errors import StateError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook TEXT NOT NULL,
+    decision_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    url TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT,
+    UNIQUE (webhook, decision_id)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (webhook, state, seq);
+CREATE TABLE IF NOT EXISTS decisions (
+    service TEXT NOT NULL,
+    canary_version TEXT NOT NULL,
+    action TEXT NOT NULL,
+    decision_id TEXT NOT NULL,
+    PRIMARY KEY (service, canary_version)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The oldest undelivered request of one webhook."""
+
+    seq: int
+    request: Request
+    attempts: int
+
+
+class Outbox:
+    """SQLite-backed outbox in ``path``; raises StateError when it cannot be opened."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open outbox {path}: {exc}") from None
+
+    def record(self, service: str, canary_version: str, action: str, decision: str,
+               requests: Sequence[Request]) -> bool:
+        """Store a decision and its requests in one transaction.
+
+        Returns False (and stores nothing) when the last decision recorded for this canary had
+        the same action: that is the same decision seen again.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT action FROM decisions WHERE service = ? AND canary_version = ?",
+                (service, canary_version)).fetchone()
+            if row is not None and row[0] == action:
+                return False
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
+                        (service, canary_version, action, decision))
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO outbox (webhook, decision_id, method, url,"
+                        " headers, body) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(r.webhook, r.decision_id, r.method, r.url, json.dumps(r.headers),
+                          r.body) for r in requests])
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                # Losing a decision silently is worse than stopping: the caller sees it.
+                raise StateError(f"cannot write decision {decision} to the outbox: {exc}") from None
+            return True
+
+    def next_pending(self, webhook: str) -> Pending | None:
+        """The oldest pending request for ``webhook`` (deliveries keep decision order)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, decision_id, method, url, headers, body, attempts FROM outbox"
+                " WHERE webhook = ? AND state = 'pending' ORDER BY seq LIMIT 1",
+                (webhook,)).fetchone()
+        if row is None:
+            return None
+        seq, decision, method, url, headers, body, attempts = row
+        request = Request(webhook=webhook, decision_id=decision, method=method, url=url,
+                          headers=tuple((str(k), str(v)) for k, v in json.loads(headers)),
+                          body=bytes(body))
+        return Pending(seq=seq, request=request, attempts=attempts)
+
+    def mark(self, seq: int, state: str, attempts: int, error: str | None) -> None:
+        """Record an attempt's result: ``pending`` (retry later), ``delivered`` or ``failed``."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE seq = ?",
+                (state, attempts, error, seq))
+
+    def count(self, state: str, webhooks: Collection[str]) -> int:
+        """How many requests of these webhooks are in ``state``."""
+        names = list(webhooks)
+        if not names:
+            return 0
+        marks = ",".join("?" * len(names))  # only '?' placeholders go into the SQL text
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COUNT(*) FROM outbox WHERE state = ? AND webhook IN ({marks})",
+                (state, *names)).fetchone()
+        return int(row[0])
+
+    def orphans(self, webhooks: Collection[str]) -> list[str]:
+        """Webhooks with pending requests that are no longer configured."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT webhook FROM outbox WHERE state = 'pending'").fetchall()
+        return sorted(str(r[0]) for r in rows if r[0] not in set(webhooks))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

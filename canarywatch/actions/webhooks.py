@@ -1,0 +1,247 @@
+"""Webhook delivery that loses nothing and never blocks consumption.
+
+:meth:`WebhookDispatcher.send` runs on the pipeline's thread: it renders each interested
+webhook's request and commits them to the outbox (SQLite in the state directory) before any
+attempt, then wakes that webhook's delivery thread and returns. One thread per webhook
+delivers in decision order, retrying with exponential backoff, jitter and ``Retry-After``
+(see :mod:`canarywatch.actions.delivery`), so a slow or dead receiver holds up only itself.
+Requests left pending at shutdown are sent after the next start, with the same id.
+
+Decision id: ``cwd-`` + 32 hex digits of SHA-256 over (service, canary version, action, event
+time of the change). The same for every webhook, so one decision can be traced across
+receivers; the outbox key is (webhook, id). A replay of the same telemetry makes the same ids,
+and a re-sent verdict with an unchanged action is not a new decision (see
+:mod:`canarywatch.actions.outbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from canarywatch.actions.credentials import Credentials, load_credentials
+from canarywatch.actions.delivery import attempt, backoff_s
+from canarywatch.actions.outbox import Outbox
+from canarywatch.actions.presets import PRESETS
+from canarywatch.actions.spec import WebhookSpec, decision_id
+from canarywatch.actions.templating import TemplateError
+from canarywatch.config import ActionsConfig, RetryConfig, WebhookConfig
+from canarywatch.errors import ConfigError
+from canarywatch.events import Verdict
+from canarywatch.metrics import Metrics
+
+__all__ = ["PRESETS", "WebhookDispatcher", "webhooks_from_flags"]
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.sqlite3"
+_ERROR_PAUSE_S = 1.0
+
+
+def webhooks_from_flags(urls: Sequence[str],
+                        secret_file: Path | None) -> tuple[WebhookConfig, ...]:
+    """Generic-preset webhooks for ``--webhook URL`` (repeatable), fired on every change."""
+    if secret_file is not None and not secret_file.is_file():
+        raise ConfigError("--webhook-secret-file", f"{secret_file} does not exist")
+    out: list[WebhookConfig] = []
+    for index, url in enumerate(urls, start=1):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("--webhook", f"not an http:// or https:// URL: {url}")
+        out.append(WebhookConfig(
+            name=f"flag-webhook-{index}", url=url, preset="generic", on=("change",),
+            secret_file=str(secret_file) if secret_file is not None else None))
+    return tuple(out)
+
+
+class _Worker:
+    """Delivers one webhook's pending requests, oldest first, on its own thread."""
+
+    def __init__(self, spec: WebhookSpec, credentials: Credentials,
+                 dispatcher: WebhookDispatcher) -> None:
+        self.spec = spec
+        self.credentials = credentials
+        self._d = dispatcher
+        self._cond = threading.Condition()
+        self._woken = False
+        self._stopping = False
+        self._due: dict[int, float] = {}
+        self.thread = threading.Thread(target=self._run, name=f"webhook-{spec.name}",
+                                       daemon=True)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def _wait(self, timeout_s: float | None) -> None:
+        with self._cond:
+            if not self._woken and not self._stopping:
+                self._cond.wait(timeout_s)
+            self._woken = False
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._step()
+            except Exception:  # keep delivering: a state error must not end the thread silently
+                if self._stopping:  # the outbox was closed under an attempt in flight
+                    return
+                logger.exception("webhook %s: delivery loop error", self.spec.name)
+                self._wait(_ERROR_PAUSE_S)
+
+    def _step(self) -> None:
+        d = self._d
+        item = d.outbox.next_pending(self.spec.name)
+        if item is None:
+            self._wait(None)
+            return
+        wait_s = self._due.get(item.seq, 0.0) - d.clock()
+        if wait_s > 0:
+            self._wait(wait_s)
+            return
+        name = self.spec.name
+        outcome = attempt(item.request, self.credentials, self.spec.config.timeout_s,
+                          d.wall_clock())
+        d.metrics.webhook_attempts.labels(name).inc()
+        attempts = item.attempts + 1
+        if outcome.ok:
+            d.outbox.mark(item.seq, "delivered", attempts, None)
+            d.metrics.webhook_successes.labels(name).inc()
+            self._due.pop(item.seq, None)
+            logger.info("webhook %s: delivered decision %s (HTTP %s, attempt %d)",
+                        name, item.request.decision_id, outcome.status, attempts)
+        else:
+            d.metrics.webhook_failures.labels(name, outcome.reason).inc()
+            if outcome.permanent or attempts >= d.retry.max_attempts:
+                d.outbox.mark(item.seq, "failed", attempts, outcome.reason)
+                d.changed(gave_up=True)
+                self._due.pop(item.seq, None)
+                logger.error("webhook %s: gave up on decision %s after %d attempts (%s)",
+                             name, item.request.decision_id, attempts, outcome.reason)
+            else:
+                delay_s = backoff_s(attempts, d.retry, d.rng, outcome.retry_after_s)
+                d.outbox.mark(item.seq, "pending", attempts, outcome.reason)
+                self._due[item.seq] = d.clock() + delay_s
+                logger.warning("webhook %s: attempt %d for decision %s failed (%s); "
+                               "retrying in %.2fs", name, attempts,
+                               item.request.decision_id, outcome.reason, delay_s)
+        d.changed()
+
+
+class WebhookDispatcher:
+    """The webhook :class:`~canarywatch.actions.base.VerdictSink`: outbox + delivery threads.
+
+    Raises ConfigError (bad webhook, missing secret) or StateError (outbox unusable) at start.
+    ``clock`` (monotonic seconds) and ``rng`` drive the retry schedule; ``wall_clock`` (Unix
+    seconds) only reads HTTP-date ``Retry-After`` values.
+    """
+
+    def __init__(self, config: ActionsConfig, state_dir: Path, metrics: Metrics, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None,
+                 wall_clock: Callable[[], float] = time.time,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.metrics = metrics
+        self.retry: RetryConfig = config.retry
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.rng = rng if rng is not None else random.Random()
+        self._specs: list[WebhookSpec] = []
+        creds: list[Credentials] = []
+        for index, webhook in enumerate(config.webhooks):
+            key = f"actions.webhooks.{index}"
+            if any(s.name == webhook.name for s in self._specs):
+                raise ConfigError(f"{key}.name", f"duplicate webhook name '{webhook.name}'")
+            spec = WebhookSpec(webhook, key)
+            creds.append(load_credentials(webhook, key, spec.preset, environ))
+            self._specs.append(spec)
+        self.outbox = Outbox(state_dir / OUTBOX_FILE)
+        self._names = [s.name for s in self._specs]
+        for orphan in self.outbox.orphans(self._names):
+            logger.warning("outbox holds undelivered decisions for webhook %s, which is no "
+                           "longer configured; they stay in the outbox", orphan)
+        self._changed = threading.Condition()
+        self._closed = False
+        self.gave_up = 0  # requests marked failed since this dispatcher started
+        self._workers = {s.name: _Worker(s, c, self) for s, c in zip(self._specs, creds,
+                                                                       strict=True)}
+        self._update_depth()
+        for worker in self._workers.values():
+            worker.thread.start()
+
+    def send(self, verdict: Verdict) -> None:
+        """Commit this decision's requests to the outbox and wake the delivery threads."""
+        decision = decision_id(verdict)
+        requests = []
+        for spec in self._specs:
+            if not spec.wants(verdict.action):
+                continue
+            try:
+                requests.append(spec.render(verdict, decision))
+            except TemplateError as exc:
+                logger.error("webhook %s: cannot render decision %s: %s", spec.name,
+                             decision, exc)
+        is_new = self.outbox.record(verdict.service, verdict.canary_version,
+                                    verdict.action.value, decision, requests)
+        if not is_new:
+            logger.debug("verdict %s/%s %s is the decision already recorded", verdict.service,
+                         verdict.canary_version, verdict.action.value)
+            return
+        self._update_depth()
+        for request in requests:
+            self._workers[request.webhook].wake()
+
+    def pending(self) -> int:
+        """Requests not yet delivered (nor given up) for the configured webhooks."""
+        return self.outbox.count("pending", self._names)
+
+    def changed(self, gave_up: bool = False) -> None:
+        """Called by delivery threads after each attempt (and when one gives up)."""
+        self._update_depth()
+        with self._changed:
+            if gave_up:
+                self.gave_up += 1
+            self._changed.notify_all()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` (real time) until nothing is pending.
+
+        True when everything was delivered: False on timeout, and also when a request was
+        given up (permanent rejection or ``retry.max_attempts``) since this dispatcher started.
+        """
+        if self._closed:
+            return False
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                if self.pending() == 0:
+                    return self.gave_up == 0
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+
+    def close(self) -> None:
+        """Stop the delivery threads (an attempt in flight may take up to its timeout)."""
+        if self._closed:
+            return
+        self._closed = True
+        for worker in self._workers.values():
+            worker.stop()
+        for worker in self._workers.values():
+            worker.thread.join(worker.spec.config.timeout_s + 1.0)
+        self.outbox.close()
+
+    def _update_depth(self) -> None:
+        self.metrics.outbox_depth.set(self.pending())

@@ -1,0 +1,211 @@
+"""The analysis stage: fold tagged events into windows, and judge a canary when asked.
+
+State is per (service, version): a :class:`VersionWindow` of time buckets, plus per service
+what is remembered about each template. ``evaluate`` is a pure function of that state, the
+judge's per-canary look history and the event time passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from canarywatch.analysis.base import SignalResult
+from canarywatch.analysis.join import PendingLine, TraceJoin
+from canarywatch.analysis.logs import TemplateInfo, log_signals
+from canarywatch.analysis.spans import span_signals
+from canarywatch.analysis.windows import Summary, VersionWindow
+from canarywatch.config import AnalysisConfig
+from canarywatch.decide.judge import Exposure, LookState, decide
+from canarywatch.events import LogEvent, SpanEvent, TemplateMatch, Verdict
+from canarywatch.serialize import verdict_from_json
+
+log = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+_SNAPSHOT_VERSION = 1
+
+
+class Analyzer:
+    """Windows per (service, version), templates per service, look history per canary."""
+
+    def __init__(self, config: AnalysisConfig, max_examples: int = 3) -> None:
+        self._config = config
+        self._max_examples = max_examples
+        self._bucket_ns = max(1, int(config.bucket_s * _NS))
+        self._window_ns = int(config.window_s * _NS)
+        # Keep one bucket more than the window so a look between boundaries sees it all.
+        self._keep_slots = -(-self._window_ns // self._bucket_ns) + 1
+        recent_ns = int(config.recent_window_s * _NS)
+        self._window_lengths = [self._window_ns]
+        if 0 < recent_ns < self._window_ns:
+            self._window_lengths.append(recent_ns)
+        self._windows: dict[tuple[str, str], VersionWindow] = {}
+        self._templates: dict[str, dict[int, TemplateInfo]] = {}
+        self._looks: dict[tuple[str, str], LookState] = {}
+        self._join = TraceJoin(int(config.log_join_wait_s * _NS))
+        self._expired_to = 0
+
+    def _window(self, service: str, version: str) -> VersionWindow:
+        key = (service, version)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = VersionWindow(self._bucket_ns, self._keep_slots)
+        return window
+
+    def observe_span(self, ev: SpanEvent) -> None:
+        """Count a SERVER/CONSUMER span: one request of its endpoint."""
+        if ev.version is None or not ev.is_entry:
+            return
+        self._window(ev.service, ev.version).add_span(
+            ev.end_time_unix_nano, ev.endpoint, _is_failure(ev), ev.duration_ms, ev.trace_id)
+        self._attribute(self._join.span(ev.service, ev.trace_id, ev.endpoint))
+        self._expire(ev.end_time_unix_nano)
+
+    def observe_log(self, ev: LogEvent, match: TemplateMatch) -> None:
+        """Count one log line (or recorded exception) under its template."""
+        if ev.version is None:
+            return
+        book = self._templates.setdefault(ev.service, {})
+        info = book.get(match.template_id)
+        if info is None:
+            info = book[match.template_id] = TemplateInfo(ev.severity, ev.time_unix_nano)
+        info.observe(ev, ev.version, self._max_examples)
+        self._window(ev.service, ev.version).add_log(ev.time_unix_nano, match.template_id)
+        self._attribute(self._join.line(PendingLine(
+            ev.service, ev.version, ev.trace_id, ev.time_unix_nano, match.template_id)))
+
+    def _attribute(self, lines: list[tuple[PendingLine, str]]) -> None:
+        for line, endpoint in lines:
+            if endpoint:
+                self._window(line.service, line.version).add_endpoint_line(
+                    line.time_unix_nano, line.template_id, endpoint)
+
+    def _expire(self, now_unix_nano: int) -> None:
+        """Drop lines whose request never showed up (at most once per bucket of time)."""
+        if now_unix_nano - self._expired_to >= self._bucket_ns:
+            self._join.expire(now_unix_nano)
+            self._expired_to = now_unix_nano
+
+    def signals(self, service: str, baseline_version: str, canary_version: str,
+                now_unix_nano: int, template_text: Callable[[int], str],
+                ) -> tuple[list[SignalResult], Exposure]:
+        """Every test of this look, and how much canary data they rest on."""
+        canary_window = self._windows.get((service, canary_version))
+        baseline_window = self._windows.get((service, baseline_version))
+        first = canary_window.first_seen_unix_nano if canary_window else None
+        age_s = 0.0 if first is None else max(0.0, (now_unix_nano - first) / _NS)
+        if canary_window is None or baseline_window is None:
+            canary = (canary_window.summary(now_unix_nano - self._window_ns, now_unix_nano + 1)
+                      if canary_window else Summary())
+            return [], Exposure(canary.requests, canary.logs, age_s)
+        results: list[SignalResult] = []
+        exposure = Exposure(0, 0, age_s)
+        for window_ns in self._window_lengths:
+            start = now_unix_nano - window_ns
+            canary = canary_window.summary(start, now_unix_nano + 1)
+            baseline = baseline_window.summary(start, now_unix_nano + 1)
+            if window_ns == self._window_ns:
+                exposure = Exposure(canary.requests, canary.logs, age_s)
+            found = span_signals(canary, baseline, canary_version, baseline_version,
+                                 self._config)
+            book = self._templates.get(service, {})
+            share = _traffic_share(canary, baseline)
+            if share is not None:
+                found.extend(log_signals(
+                    canary.templates, baseline.templates, book, share,
+                    baseline_version=baseline_version, canary_version=canary_version,
+                    config=self._config, template_text=template_text))
+            for endpoint, c_lines, b_lines, ep_share in _per_endpoint(canary, baseline):
+                found.extend(log_signals(
+                    c_lines, b_lines, book, ep_share, baseline_version=baseline_version,
+                    canary_version=canary_version, config=self._config,
+                    template_text=template_text, endpoint=endpoint))
+            results.extend(_in_window(r, window_ns) for r in found)
+        return results, exposure
+
+    def evaluate(self, service: str, baseline_version: str, canary_version: str,
+                 now_unix_nano: int, template_text: Callable[[int], str]) -> Verdict:
+        """Judge one canary at event time ``now_unix_nano``; a rollback stays a rollback."""
+        key = (service, canary_version)
+        state = self._looks.get(key, LookState())
+        if state.rollback is not None:
+            verdict, self._looks[key] = decide(
+                service, baseline_version, canary_version, now_unix_nano, results=(),
+                exposure=Exposure(0, 0, 0.0), state=state, config=self._config)
+            return verdict
+        results, exposure = self.signals(service, baseline_version, canary_version,
+                                         now_unix_nano, template_text)
+        verdict, self._looks[key] = decide(
+            service, baseline_version, canary_version, now_unix_nano, results=results,
+            exposure=exposure, state=state, config=self._config)
+        if verdict.action.value == "rollback":
+            log.info("%s/%s: rollback (%s)", service, canary_version,
+                     verdict.reasons[0].summary if verdict.reasons else "")
+        return verdict
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain JSON-able state."""
+        return {
+            "version": _SNAPSHOT_VERSION,
+            "windows": [[s, v, w.to_json()] for (s, v), w in self._windows.items()],
+            "templates": {s: {str(t): i.to_json() for t, i in book.items()}
+                          for s, book in self._templates.items()},
+            "join": self._join.to_json(),
+            "looks": [[s, c, st.looks, st.streak,
+                       None if st.rollback is None else st.rollback.to_json()]
+                      for (s, c), st in self._looks.items()],
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self._windows = {
+            (s, v): VersionWindow.from_json(self._bucket_ns, self._keep_slots, w)
+            for s, v, w in snapshot.get("windows", [])}
+        self._templates = {s: {int(t): TemplateInfo.from_json(i) for t, i in book.items()}
+                           for s, book in snapshot.get("templates", {}).items()}
+        self._join.restore(snapshot.get("join", {}))
+        self._looks = {
+            (s, c): LookState(int(looks), int(streak),
+                              None if rb is None else verdict_from_json(rb))
+            for s, c, looks, streak, rb in snapshot.get("looks", [])}
+
+
+def _in_window(result: SignalResult, window_ns: int) -> SignalResult:
+    """Name the window a result was computed on, in its key and its evidence."""
+    window_s = window_ns / _NS
+    reason = replace(result.reason, details=(*result.reason.details, ("window_s", window_s)))
+    return replace(result, key=f"{result.key}@{window_s:g}s", reason=reason)
+
+
+def _is_failure(ev: SpanEvent) -> bool:
+    """A 5xx answer or a span status ERROR."""
+    return ev.is_error or (ev.http_status is not None and ev.http_status >= 500)
+
+
+def _per_endpoint(canary: Summary, baseline: Summary,
+                  ) -> list[tuple[str, dict[int, int], dict[int, int], float]]:
+    """Per endpoint both cohorts served: template lines per cohort and the canary's share."""
+    lines: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+    for counts, side in ((canary.by_endpoint, 0), (baseline.by_endpoint, 1)):
+        for (tid, endpoint), n in counts.items():
+            lines.setdefault(endpoint, ({}, {}))[side][tid] = n
+    out = []
+    for endpoint, (c_lines, b_lines) in sorted(lines.items()):
+        rc = canary.endpoints[endpoint].requests if endpoint in canary.endpoints else 0
+        rb = baseline.endpoints[endpoint].requests if endpoint in baseline.endpoints else 0
+        if c_lines and rc > 0 and rb > 0:
+            out.append((endpoint, c_lines, b_lines, rc / (rc + rb)))
+    return out
+
+
+def _traffic_share(canary: Summary, baseline: Summary) -> float | None:
+    """The canary's share of the traffic: by requests, else by log lines."""
+    rc, rb = canary.requests, baseline.requests
+    if rc > 0 and rb > 0:
+        return rc / (rc + rb)
+    lc, lb = canary.logs, baseline.logs
+    if lc > 0 and lb > 0:
+        return lc / (lc + lb)
+    return None

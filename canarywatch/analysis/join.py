@@ -1,0 +1,86 @@
+"""Which endpoint a log line belongs to, through its trace id.
+
+A request's log lines are usually written before its SERVER span ends, so they wait here
+until the span arrives (or ``wait_ns`` of event time passes, when they are released without
+an endpoint). Lines that come after their span (exceptions recorded on it) find the endpoint
+in a bounded map of recently ended spans. Memory is bounded by the traffic of ``wait_ns``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+NO_ENDPOINT = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLine:
+    """One log line waiting for its endpoint."""
+
+    service: str
+    version: str
+    trace_id: str
+    time_unix_nano: int
+    template_id: int
+
+    def to_json(self) -> list[Any]:
+        return [self.service, self.version, self.trace_id, self.time_unix_nano,
+                self.template_id]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> PendingLine:
+        return cls(str(data[0]), str(data[1]), str(data[2]), int(data[3]), int(data[4]))
+
+
+class TraceJoin:
+    """Pairs log lines with the endpoint of the request (trace) that wrote them."""
+
+    def __init__(self, wait_ns: int, max_recent: int = 2048) -> None:
+        self._wait_ns = wait_ns
+        self._max_recent = max_recent
+        self._pending: dict[tuple[str, str], list[PendingLine]] = {}
+        self._recent: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def line(self, line: PendingLine) -> list[tuple[PendingLine, str]]:
+        """Lines whose endpoint is known now: this one if its span already ended, else none."""
+        if not line.trace_id:
+            return [(line, NO_ENDPOINT)]
+        key = (line.service, line.trace_id)
+        endpoint = self._recent.get(key)
+        if endpoint is not None:
+            return [(line, endpoint)]
+        self._pending.setdefault(key, []).append(line)
+        return []
+
+    def span(self, service: str, trace_id: str, endpoint: str) -> list[tuple[PendingLine, str]]:
+        """The lines that waited for this span, now with its endpoint."""
+        if not trace_id:
+            return []
+        key = (service, trace_id)
+        self._recent[key] = endpoint
+        if len(self._recent) > self._max_recent:
+            self._recent.popitem(last=False)
+        waiting = self._pending.pop(key, None)
+        return [(line, endpoint) for line in waiting] if waiting else []
+
+    def expire(self, now_unix_nano: int) -> list[tuple[PendingLine, str]]:
+        """Lines that waited longer than ``wait_ns``: released without an endpoint."""
+        cutoff = now_unix_nano - self._wait_ns
+        out: list[tuple[PendingLine, str]] = []
+        for key in [k for k, lines in self._pending.items() if lines[0].time_unix_nano < cutoff]:
+            out.extend((line, NO_ENDPOINT) for line in self._pending.pop(key))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pending": [x.to_json() for lines in self._pending.values() for x in lines],
+                "recent": [[s, t, e] for (s, t), e in self._recent.items()]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self._pending = {}
+        for raw in data.get("pending", []):
+            line = PendingLine.from_json(raw)
+            self._pending.setdefault((line.service, line.trace_id), []).append(line)
+        self._recent = OrderedDict(((str(s), str(t)), str(e))
+                                   for s, t, e in data.get("recent", []))

@@ -1,0 +1,128 @@
+"""The ``log_signature`` signal: templates that are new, or more frequent, in the canary.
+
+For each template the canary logged inside the window, the exact conditional binomial test
+asks: of the n = canary + baseline lines of this template, does the canary hold more than its
+share of the traffic? With no baseline line the p-value is share**n, so a new template needs
+only a handful of lines; an incident both cohorts share leaves the canary at its share and
+stays quiet. Only templates of a failing severity can fail the canary; others are reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from canarywatch.analysis.base import SignalResult
+from canarywatch.analysis.stats import binom_sf, min_binomial_p
+from canarywatch.config import AnalysisConfig
+from canarywatch.events import LogEvent, Reason, Severity, Signal
+
+NEW = "new"
+UNEXPECTED_FREQUENCY = "unexpected_frequency"
+KNOWN = "known"
+
+
+@dataclass(slots=True)
+class TemplateInfo:
+    """What is remembered about one template of one service beyond the window."""
+
+    severity: Severity
+    first_seen_unix_nano: int
+    versions: set[str] = field(default_factory=set)  # every version that ever logged it
+    examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # version -> lines
+
+    def observe(self, ev: LogEvent, version: str, max_examples: int) -> None:
+        self.severity = max(self.severity, ev.severity)
+        self.versions.add(version)
+        lines = self.examples.setdefault(version, [])
+        if len(lines) < max_examples:
+            lines.append((ev.body, ev.trace_id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"severity": int(self.severity), "first_seen": self.first_seen_unix_nano,
+                "versions": sorted(self.versions),
+                "examples": {v: [list(x) for x in xs] for v, xs in self.examples.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TemplateInfo:
+        return cls(Severity(int(data["severity"])), int(data["first_seen"]),
+                   set(data["versions"]),
+                   {v: [(str(b), str(t)) for b, t in xs] for v, xs in data["examples"].items()})
+
+
+def failing_severities(config: AnalysisConfig) -> frozenset[Severity]:
+    return frozenset(Severity[name] for name in config.failing_severities)
+
+
+def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
+                book: dict[int, TemplateInfo], share: float, *, baseline_version: str,
+                canary_version: str, config: AnalysisConfig,
+                template_text: Callable[[int], str],
+                endpoint: str | None = None) -> list[SignalResult]:
+    """One result per template the canary logged in the window (on ``endpoint`` if given).
+
+    Per-endpoint results compare the lines written by one endpoint's requests against that
+    endpoint's traffic share; they are reported only when they fail.
+    """
+    failing = failing_severities(config)
+    out: list[SignalResult] = []
+    for tid, c in canary_counts.items():
+        info = book.get(tid)
+        if info is None or c <= 0:
+            continue
+        b = baseline_counts.get(tid, 0)
+        n = c + b
+        p_value = binom_sf(c, n, share)
+        ratio = math.inf if b == 0 else (c * (1.0 - share)) / (b * share)
+        if baseline_version not in info.versions:
+            kind = NEW
+        elif ratio > 1.0 and p_value < 0.5:
+            kind = UNEXPECTED_FREQUENCY
+        else:
+            kind = KNOWN
+        severe = info.severity in failing
+        can_fail = severe and c >= config.min_template_count
+        effect_ok = ratio >= config.template_min_ratio
+        text = _text_of(tid, info, template_text)
+        level = info.severity.name
+        where = "" if endpoint is None else f" on {endpoint}"
+        if kind == NEW:
+            summary = (f"new {level} template in {canary_version}{where}: {c} lines, none "
+                       f"from {baseline_version}: {text!r}")
+        else:
+            summary = (f"{level} template {text!r}{where}: {c} lines in {canary_version} vs "
+                       f"{b} in {baseline_version}, {_fmt_ratio(ratio)} its share of the traffic")
+        examples = [{"version": v, "body": body, "trace_id": trace_id}
+                    for v in (canary_version, baseline_version)
+                    for body, trace_id in info.examples.get(v, [])]
+        reason = Reason(
+            signal=Signal.LOG_SIGNATURE, summary=summary, failed=False, p_value=p_value,
+            effect_size=None if math.isinf(ratio) else ratio, endpoint=endpoint,
+            template_id=tid, template=text,
+            baseline_count=b, canary_count=c,
+            details=(("class", kind), ("severity", level), ("canary_traffic_share", share),
+                     ("canary_line_share", c / n), ("examples", examples)),
+        )
+        out.append(SignalResult(
+            key=f"template:{tid}" if endpoint is None else f"template:{tid}:{endpoint}",
+            p_value=p_value,
+            min_p_value=min_binomial_p(n, share) if severe else 1.0,
+            can_fail=can_fail, effect_ok=effect_ok, reason=reason,
+            notable=endpoint is None and (
+                kind == NEW or (kind == UNEXPECTED_FREQUENCY and severe and effect_ok)),
+        ))
+    return out
+
+
+def _text_of(tid: int, info: TemplateInfo, template_text: Callable[[int], str]) -> str:
+    """The miner's current text; an evicted template falls back to one of its lines."""
+    try:
+        return template_text(tid)
+    except KeyError:
+        return next((lines[0][0] for lines in info.examples.values() if lines), f"#{tid}")
+
+
+def _fmt_ratio(ratio: float) -> str:
+    return "infinitely above" if math.isinf(ratio) else f"{ratio:.1f}x"

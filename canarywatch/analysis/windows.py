@@ -1,0 +1,183 @@
+"""Time-bucketed summaries per (service, version), kept inside a sliding window.
+
+Each version of a service keeps one slot per ``bucket_s`` of event time: per endpoint the
+requests, errors and a latency histogram; per template the number of lines. A comparison merges
+the slots inside the window, so a fault that starts late is not diluted by hours of healthy
+history, and memory is bounded by (window / bucket) x (endpoints + templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from canarywatch.analysis.histogram import Histogram
+
+EXAMPLES = 3  # trace ids kept per endpoint and slot: the slowest, and the latest errors
+
+
+@dataclass(slots=True)
+class EndpointCounts:
+    requests: int = 0
+    errors: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (duration_ms, trace id)
+    error_traces: list[str] = field(default_factory=list)  # latest last
+
+    def add(self, is_error: bool, duration_ms: float, trace_id: str) -> None:
+        self.requests += 1
+        self.latency.add(duration_ms)
+        if is_error:
+            self.errors += 1
+            if trace_id:
+                self.error_traces = [*self.error_traces[1 - EXAMPLES:], trace_id]
+        if trace_id and (len(self.slowest) < EXAMPLES or duration_ms > self.slowest[-1][0]):
+            self.slowest = sorted([*self.slowest, (duration_ms, trace_id)], reverse=True)
+            del self.slowest[EXAMPLES:]
+
+    def merge(self, other: EndpointCounts) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        self.latency.merge(other.latency)
+        if other.slowest:
+            self.slowest = sorted([*self.slowest, *other.slowest], reverse=True)[:EXAMPLES]
+        if other.error_traces:
+            self.error_traces = [*self.error_traces, *other.error_traces][-EXAMPLES:]
+
+    def to_json(self) -> list[Any]:
+        return [self.requests, self.errors, self.latency.to_json(),
+                [list(x) for x in self.slowest], self.error_traces]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> EndpointCounts:
+        return cls(int(data[0]), int(data[1]), Histogram.from_json(data[2]),
+                   [(float(ms), str(t)) for ms, t in data[3]], [str(t) for t in data[4]])
+
+
+@dataclass(slots=True)
+class Slot:
+    """What one version of one service did during one time bucket."""
+
+    endpoints: dict[str, EndpointCounts] = field(default_factory=dict)
+    templates: dict[int, int] = field(default_factory=dict)
+    # Lines per (template, endpoint of the request that wrote them), where the trace told.
+    by_endpoint: dict[tuple[int, str], int] = field(default_factory=dict)
+    logs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"endpoints": {k: v.to_json() for k, v in self.endpoints.items()},
+                "templates": {str(k): v for k, v in self.templates.items()},
+                "by_endpoint": [[t, e, n] for (t, e), n in self.by_endpoint.items()],
+                "logs": self.logs}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Slot:
+        return cls({k: EndpointCounts.from_json(v) for k, v in data["endpoints"].items()},
+                   {int(k): int(v) for k, v in data["templates"].items()},
+                   {(int(t), str(e)): int(n) for t, e, n in data.get("by_endpoint", [])},
+                   int(data["logs"]))
+
+
+@dataclass(slots=True)
+class Summary:
+    """The merged slots of one version inside a window."""
+
+    endpoints: dict[str, EndpointCounts] = field(default_factory=dict)
+    templates: dict[int, int] = field(default_factory=dict)
+    by_endpoint: dict[tuple[int, str], int] = field(default_factory=dict)
+    logs: int = 0
+
+    @property
+    def requests(self) -> int:
+        return sum(e.requests for e in self.endpoints.values())
+
+    def all_endpoints(self) -> EndpointCounts:
+        """Every endpoint pooled together."""
+        out = EndpointCounts()
+        for counts in self.endpoints.values():
+            out.merge(counts)
+        return out
+
+    @classmethod
+    def of(cls, slots: Iterable[Slot]) -> Summary:
+        out = cls()
+        for slot in slots:
+            for name, counts in slot.endpoints.items():
+                mine = out.endpoints.get(name)
+                if mine is None:
+                    mine = out.endpoints[name] = EndpointCounts()
+                mine.merge(counts)
+            for tid, n in slot.templates.items():
+                out.templates[tid] = out.templates.get(tid, 0) + n
+            for key, n in slot.by_endpoint.items():
+                out.by_endpoint[key] = out.by_endpoint.get(key, 0) + n
+            out.logs += slot.logs
+        return out
+
+
+class VersionWindow:
+    """The slots of one (service, version), oldest evicted as event time moves on."""
+
+    def __init__(self, bucket_ns: int, keep_slots: int) -> None:
+        self._bucket_ns = bucket_ns
+        self._keep = keep_slots
+        self._slots: dict[int, Slot] = {}
+        self._newest = -1
+        self.first_seen_unix_nano: int | None = None
+
+    def _slot(self, t_unix_nano: int) -> Slot:
+        if self.first_seen_unix_nano is None or t_unix_nano < self.first_seen_unix_nano:
+            self.first_seen_unix_nano = t_unix_nano
+        index = t_unix_nano // self._bucket_ns
+        slot = self._slots.get(index)
+        if slot is None:
+            slot = self._slots[index] = Slot()
+            if index > self._newest:
+                self._newest = index
+                self.evict(index - self._keep)
+        return slot
+
+    def add_span(self, t_unix_nano: int, endpoint: str, is_error: bool, duration_ms: float,
+                 trace_id: str = "") -> None:
+        slot = self._slot(t_unix_nano)
+        counts = slot.endpoints.get(endpoint)
+        if counts is None:
+            counts = slot.endpoints[endpoint] = EndpointCounts()
+        counts.add(is_error, duration_ms, trace_id)
+
+    def add_log(self, t_unix_nano: int, template_id: int) -> None:
+        slot = self._slot(t_unix_nano)
+        slot.templates[template_id] = slot.templates.get(template_id, 0) + 1
+        slot.logs += 1
+
+    def add_endpoint_line(self, t_unix_nano: int, template_id: int, endpoint: str) -> None:
+        """Attribute a line already counted by :meth:`add_log` to its request's endpoint."""
+        if t_unix_nano // self._bucket_ns <= self._newest - self._keep:
+            return  # its slot has left the window already
+        slot = self._slot(t_unix_nano)
+        key = (template_id, endpoint)
+        slot.by_endpoint[key] = slot.by_endpoint.get(key, 0) + 1
+
+    def evict(self, before_index: int) -> None:
+        for index in [i for i in self._slots if i < before_index]:
+            del self._slots[index]
+
+    def summary(self, start_unix_nano: int, end_unix_nano: int) -> Summary:
+        """Merge the slots whose bucket starts in ``[start, end)``."""
+        lo = -(-start_unix_nano // self._bucket_ns)
+        hi = end_unix_nano // self._bucket_ns
+        return Summary.of(s for i, s in self._slots.items() if lo <= i < hi)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"slots": {str(i): s.to_json() for i, s in self._slots.items()},
+                "newest": self._newest, "first_seen": self.first_seen_unix_nano}
+
+    @classmethod
+    def from_json(cls, bucket_ns: int, keep_slots: int, data: dict[str, Any]) -> VersionWindow:
+        window = cls(bucket_ns, keep_slots)
+        window._slots = {int(i): Slot.from_json(s) for i, s in data["slots"].items()}
+        window._newest = int(data["newest"])
+        first = data.get("first_seen")
+        window.first_seen_unix_nano = None if first is None else int(first)
+        return window

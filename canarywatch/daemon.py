@@ -1,0 +1,393 @@
+"""``canarywatch run``: consume Kafka, fold events into state, serve and push verdicts.
+
+The loop is poll -> decode and fold into the pipeline -> (every ``kafka.commit_interval_s``)
+save the pipeline snapshot with the offsets it covers -> commit those offsets to Kafka.
+Saved state decides where reading resumes (see :mod:`canarywatch.state`), so a crash replays
+only what the state does not hold yet and nothing is counted twice. SIGTERM/SIGINT finish the
+current batch, save, commit and exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from kafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
+
+from canarywatch.config import Config
+from canarywatch.decode.lines import JsonLineDecoder
+from canarywatch.errors import ConfigError, DecodeError, StateError
+from canarywatch.events import Event
+from canarywatch.metrics import Metrics, create_metrics
+from canarywatch.pipeline import Pipeline, VerdictSink
+from canarywatch.sources.base import Record
+from canarywatch.sources.kafka import KafkaSource, TopicPartitionKey
+from canarywatch.state import StateStore
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 500
+# Save and commit after this many records even when commit_interval_s has not passed.
+CHECKPOINT_RECORDS = 50_000
+START_RETRY_MAX_S = 30.0
+
+
+class Daemon:
+    """One agent: a KafkaSource, a Pipeline and a StateStore, driven from one thread.
+
+    Rebalance callbacks run on kafka-python's IO thread while this thread waits in ``poll``;
+    the lock keeps a state save from ever seeing a half-folded batch.
+    """
+
+    def __init__(self, config: Config, metrics: Metrics, sinks: Sequence[VerdictSink] = (),
+                 restored: Callable[[Pipeline], None] | None = None) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.pipeline = Pipeline(config, sinks, metrics)
+        self.source = KafkaSource(config.kafka, metrics)
+        self.store = StateStore(Path(config.state_dir))
+        self._restored_hook = restored
+        # Extra JSON topics carry their own field mapping; the pipeline's decoder knows only
+        # the global one (logs.fields).
+        self._line_decoders = {
+            extra.topic: JsonLineDecoder(
+                extra.fields, extra.service or config.logs.default_service,
+                extra.version or config.logs.default_version)
+            for extra in config.kafka.extra_log_topics if extra.format == "json"}
+        self._offsets: dict[TopicPartitionKey, int] = {}
+        self._topic_ids: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._dirty = False
+        self._dirty_since_drain = False
+        self._since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        self.source.on_assigned = self._on_assigned
+        self.source.on_revoked = self._on_revoked
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """True once state is restored and partitions were assigned (stays true in outages)."""
+        return self._ready.is_set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the pipeline changes; hold it to read or finish the pipeline."""
+        return self._lock
+
+    @property
+    def offsets(self) -> dict[TopicPartitionKey, int]:
+        """Next offset to read per partition: everything before it is in the pipeline."""
+        with self._lock:
+            return dict(self._offsets)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def restore(self) -> None:
+        """Load the saved snapshot into the pipeline and tell the source where to resume."""
+        saved = self.store.load()
+        if saved.snapshot is not None:
+            try:
+                self.pipeline.restore(saved.snapshot)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StateError(f"{self.store.path} holds state this canarywatch cannot "
+                                 f"restore ({exc!r}); move it aside to start afresh") from None
+            log.info("state restored from %s: %d partitions, %d verdicts", self.store.path,
+                     len(saved.offsets), len(self.pipeline.verdicts()))
+        else:
+            log.info("no saved state in %s: starting afresh", self.store.path)
+        with self._lock:
+            self._offsets = dict(saved.offsets)
+            self._topic_ids = dict(saved.topic_ids)
+        if self._restored_hook is not None:
+            self._restored_hook(self.pipeline)
+
+    def connect(self) -> bool:
+        """Start the consumer, retrying with backoff until it works or a stop is requested."""
+        delay_s = 0.5
+        logged = False
+        while not self.stopping:
+            try:
+                self.source.start()
+                return True
+            except KafkaError as exc:
+                self.metrics.broker_connected.set(0)
+                if not logged:
+                    log.warning("cannot reach Kafka at %s (%s); retrying",
+                                ",".join(self.config.kafka.bootstrap_servers), exc)
+                    logged = True
+                self._stop.wait(delay_s)
+                delay_s = min(START_RETRY_MAX_S, delay_s * 2)
+        return False
+
+    def run(self) -> None:
+        """Consume until ``request_stop``; then save, commit and close."""
+        try:
+            while not self.stopping:
+                self.step(POLL_TIMEOUT_MS)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.checkpoint(final=True)
+        finally:
+            self.source.stop()
+            self.store.close()
+
+    # -- one iteration ------------------------------------------------------------------------
+
+    def step(self, timeout_ms: int) -> int:
+        """Poll once, fold what came in, checkpoint when due; returns the records folded."""
+        records = self.source.poll_batch(timeout_ms)
+        if records:
+            self.fold(records)
+        elif self._dirty_since_drain:
+            with self._lock:
+                self.pipeline.drain()
+                self._dirty = True
+            self._dirty_since_drain = False
+        due = (time.monotonic() - self._last_checkpoint >= self.config.kafka.commit_interval_s
+               or self._since_checkpoint >= CHECKPOINT_RECORDS)
+        if due and self._dirty:
+            self.checkpoint()
+        return len(records)
+
+    def fold(self, records: Sequence[Record]) -> None:
+        """Decode and fold ``records`` into the pipeline and remember their next offsets."""
+        started = time.perf_counter()
+        tally: Counter[tuple[str, str, str | None]] = Counter()
+        pipeline = self.pipeline
+        with self._lock:
+            records = self._drop_recreated(records)
+            for record in records:
+                position = record.position
+                topic = position.topic if position is not None else record.origin
+                events = self._decode(record, topic)
+                if events:
+                    tally.update((topic, e.service, e.version) for e in events)
+                    pipeline.feed_events(events)
+                if position is not None:
+                    self._offsets[(position.topic, position.partition)] = position.offset + 1
+                    if position.topic not in self._topic_ids:
+                        self._remember_topic_id(position.topic)
+            self._dirty = True
+            self._dirty_since_drain = True
+            self._since_checkpoint += len(records)
+        for (topic, service, version), n in tally.items():
+            cohort = pipeline.cohort_of(service, version).value
+            self.metrics.records_consumed.labels(topic, cohort).inc(n)
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    def _drop_recreated(self, records: Sequence[Record]) -> Sequence[Record]:
+        """Records fetched at old offsets from a topic the broker has since recreated are
+        not read: the partition starts again from ``auto_offset_reset`` in the new log."""
+        topics = {r.position.topic for r in records if r.position is not None}
+        gone = {t for t in topics if self._recreated(t)}
+        if not gone:
+            return records
+        for key in sorted(k for k in self.source.assignment if k[0] in gone):
+            self.source.seek_to_reset(key)
+        return [r for r in records if r.position is None or r.position.topic not in gone]
+
+    def _decode(self, record: Record, topic: str) -> Sequence[Event]:
+        decoder = self._line_decoders.get(topic)
+        if decoder is None:
+            return self.pipeline.decode(record)
+        try:
+            return decoder.decode(record)
+        except DecodeError as exc:
+            self.pipeline.reject(exc.origin, exc.message, record.kind.value)
+            return ()
+
+    def checkpoint(self, final: bool = False) -> None:
+        """Save the snapshot with the offsets it covers, then commit them to Kafka."""
+        with self._lock:
+            if not self._dirty and not final:
+                return
+            if self._dirty:
+                snapshot = self.pipeline.snapshot()
+                offsets = dict(self._offsets)
+                size = self.store.save(snapshot, offsets, self._topic_ids)
+                self.metrics.state_saves.inc()
+                log.debug("checkpoint: %d bytes of state, offsets %s", size, offsets)
+            offsets = dict(self._offsets)
+            self._dirty = False
+            self._since_checkpoint = 0
+            self._last_checkpoint = time.monotonic()
+        if offsets:
+            self.source.commit(offsets, timeout_ms=3000 if final else 5000)
+
+    # -- rebalance callbacks (kafka-python's IO thread) ---------------------------------------
+
+    def _on_assigned(self, partitions: set[TopicPartitionKey]) -> None:
+        """Resume each partition where this agent's state says, wherever Kafka's commit is."""
+        with self._lock:
+            for key in sorted(partitions):
+                offset = self._offsets.get(key)
+                if offset is None:
+                    log.info("partition %s:%d assigned; not in state, reading from the group's "
+                             "committed offset or %s", *key, self.config.kafka.auto_offset_reset)
+                elif self._recreated(key[0]):
+                    continue
+                else:
+                    self.source.seek(key, offset)
+                    log.info("partition %s:%d assigned; resuming at offset %d from state",
+                             *key, offset)
+        if partitions:
+            self._ready.set()
+
+    def _recreated(self, topic: str) -> bool:
+        """True (and the topic's offsets forgotten) when the broker's topic is a new one."""
+        known, current = self._topic_ids.get(topic), self.source.topic_id(topic)
+        if known is None or current is None or known == current:
+            return False
+        log.warning("topic %s was deleted and recreated (id %s, was %s): its saved offsets no "
+                    "longer apply; reading it from the group's committed offset or %s",
+                    topic, current, known, self.config.kafka.auto_offset_reset)
+        for key in [k for k in self._offsets if k[0] == topic]:
+            del self._offsets[key]
+        self._topic_ids[topic] = current
+        self._dirty = True
+        return True
+
+    def _remember_topic_id(self, topic: str) -> None:
+        topic_id = self.source.topic_id(topic)
+        if topic_id is not None:
+            self._topic_ids[topic] = topic_id
+
+    def _on_revoked(self, partitions: set[TopicPartitionKey]) -> None:
+        # Whoever takes these partitions over reads from the committed offsets; save now so
+        # this agent's own state never runs behind what it has read.
+        if partitions and self._dirty:
+            with self._lock:
+                try:
+                    self.store.save(self.pipeline.snapshot(), dict(self._offsets),
+                                    self._topic_ids)
+                    self.metrics.state_saves.inc()
+                except StateError:
+                    log.exception("saving state on partition revocation")
+
+
+class _RepeatFilter(logging.Filter):
+    """Lets one kafka-python message through per ``window_s``: in an outage it repeats the
+    same warning many times a second, while canarywatch logs the outage once."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._last: dict[tuple[str, int, object], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.CRITICAL:
+            return True
+        key = (record.name, record.levelno, record.msg)
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._window_s:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+def _quiet_kafka_client() -> Callable[[], None]:
+    """Below DEBUG, show kafka-python's warnings and errors only, each once a minute at most,
+    while the daemon runs; returns the undo."""
+    root = logging.getLogger()
+    kafka_logger = logging.getLogger("kafka")
+    previous = kafka_logger.level
+    if root.getEffectiveLevel() <= logging.DEBUG:
+        return lambda: None
+    kafka_logger.setLevel(logging.WARNING)
+    only = _KafkaOnly(_RepeatFilter())
+    handlers = list(root.handlers)
+    for handler in handlers:
+        handler.addFilter(only)
+
+    def undo() -> None:
+        kafka_logger.setLevel(previous)
+        for handler in handlers:
+            handler.removeFilter(only)
+
+    return undo
+
+
+class _KafkaOnly(logging.Filter):
+    def __init__(self, inner: logging.Filter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "kafka" or record.name.startswith("kafka."):
+            return bool(self._inner.filter(record))
+        return True
+
+
+def _install_signals(daemon: Daemon) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: finishing the batch, saving state, exiting",
+                 signal.Signals(signum).name)
+        daemon.request_stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_daemon(config: Config, registry: CollectorRegistry | None = None,
+               install_signals: bool = True) -> int:
+    """``canarywatch run``: serve HTTP, consume until SIGTERM/SIGINT, exit 0."""
+    from canarywatch.actions.webhooks import WebhookDispatcher  # noqa: PLC0415
+    from canarywatch.server import ApiServer, VerdictBoard, load_bearer_token  # noqa: PLC0415
+
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = create_metrics(registry)
+    metrics.broker_connected.set(0)
+    board = VerdictBoard()
+    dispatcher = WebhookDispatcher(config.actions, Path(config.state_dir), metrics)
+
+    def show_restored(pipeline: Pipeline) -> None:
+        for verdict in pipeline.verdicts():
+            board.send(verdict)
+
+    daemon = Daemon(config, metrics, sinks=(board, dispatcher), restored=show_restored)
+    if install_signals:
+        _install_signals(daemon)
+    unquiet = _quiet_kafka_client()
+    server = ApiServer(config.server.listen, board, registry, daemon.ready,
+                       load_bearer_token(config.server))
+    try:
+        server.start()
+    except OSError as exc:
+        dispatcher.close()
+        raise ConfigError("server.listen",
+                          f"cannot listen on {config.server.listen}: {exc.strerror}") from None
+    log.info("serving /healthz /readyz /metrics /v1/verdicts on port %d", server.port)
+    try:
+        daemon.restore()
+        if daemon.connect():
+            daemon.run()
+        else:
+            daemon.store.close()
+    finally:
+        dispatcher.close()
+        server.stop()
+        unquiet()
+    log.info("stopped cleanly")
+    return 0
+

@@ -1,0 +1,137 @@
+"""Combine one look's signal results into a verdict, controlling false alarms across looks.
+
+Error control, in three layers, each measured by ``benchmarks/detection.py``:
+
+1. Across looks: the family-wise budget ``alpha`` is spent evenly over ``alpha_horizon_s`` of
+   event time, so one look may spend ``alpha * evaluation_interval_s / alpha_horizon_s``
+   (Bonferroni over looks; conservative, since overlapping windows make looks correlated).
+2. Across tests within a look: Tarone's refinement of Bonferroni. A discrete test whose
+   smallest reachable p-value is above the threshold (a template seen 3 times) cannot fail
+   and does not dilute the others; the threshold is ``look_alpha / k`` for the smallest k
+   such that at most k tests can reach it.
+3. Persistence: a rollback needs ``persistence`` consecutive looks with a failing test.
+
+A test fails only when its p-value is under the threshold AND its effect-size gates pass AND
+it has enough data; otherwise the canary continues. Rollback is sticky.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from canarywatch.analysis.base import SignalResult
+from canarywatch.config import AnalysisConfig
+from canarywatch.events import Action, Reason, Signal, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class LookState:
+    """What the judge remembers about one canary between looks."""
+
+    looks: int = 0
+    streak: int = 0  # consecutive looks with at least one failing test
+    rollback: Verdict | None = None  # set once; a router may already have acted on it
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """How much the canary has been seen, for the thin-data and promote rules."""
+
+    canary_requests: int  # inside the window
+    canary_logs: int  # inside the window
+    canary_age_s: float  # event time since the canary's first event
+
+
+def look_alpha(config: AnalysisConfig) -> float:
+    """The part of the false-alarm budget one look may spend."""
+    return config.alpha * min(1.0, config.evaluation_interval_s / config.alpha_horizon_s)
+
+
+def tarone_threshold(min_p_values: Sequence[float], alpha: float) -> tuple[float, int]:
+    """Per-test threshold ``alpha / k`` and k, counting only tests able to reach it."""
+    ordered = sorted(min_p_values)
+    k = 1
+    while True:
+        limit = alpha / k
+        reachable = sum(1 for p in ordered if p <= limit)
+        if reachable <= k:
+            return limit, k
+        k += 1
+
+
+def decide(service: str, baseline_version: str, canary_version: str, now_unix_nano: int, *,
+           results: Sequence[SignalResult], exposure: Exposure, state: LookState,
+           config: AnalysisConfig) -> tuple[Verdict, LookState]:
+    """The verdict for this look and the judge's state for the next one."""
+    if state.rollback is not None:
+        return state.rollback, replace(state, looks=state.looks + 1)
+    threshold, tests = tarone_threshold(
+        [r.min_p_value for r in results if r.can_fail], look_alpha(config))
+    failing = [r for r in results if r.can_fail and r.effect_ok and r.p_value <= threshold]
+    streak = state.streak + 1 if failing else 0
+    failed_keys = {r.key for r in failing}
+    reasons = _reasons(results, failed_keys, threshold=threshold, tests=tests,
+                       exposure=exposure, config=config)
+    score = _score(results, threshold)
+    if streak >= config.persistence:
+        action = Action.ROLLBACK
+        score = 0.0
+    elif (not failing and exposure.canary_age_s >= config.promote_after_s
+          and _enough(exposure, config)):
+        action = Action.PROMOTE
+    else:
+        action = Action.CONTINUE
+    verdict = Verdict(service, baseline_version, canary_version, action, now_unix_nano,
+                      score, reasons)
+    return verdict, LookState(state.looks + 1, streak,
+                              verdict if action is Action.ROLLBACK else None)
+
+
+def _enough(exposure: Exposure, config: AnalysisConfig) -> bool:
+    return (exposure.canary_requests >= config.min_requests
+            or exposure.canary_logs >= config.min_template_count)
+
+
+def _strength(result: SignalResult, threshold: float) -> float:
+    """0 (no evidence) .. 1 (at the threshold) for a test that could fail the canary."""
+    if not result.can_fail or result.p_value >= 1.0:
+        return 0.0
+    if result.p_value <= 0.0:
+        strength = 1.0
+    else:
+        strength = min(1.0, math.log(result.p_value) / math.log(threshold))
+    return strength if result.effect_ok else 0.5 * strength
+
+
+def _score(results: Sequence[SignalResult], threshold: float) -> float:
+    worst = max((_strength(r, threshold) for r in results), default=0.0)
+    return round(1.0 - worst, 4)
+
+
+def _reasons(results: Sequence[SignalResult], failed_keys: set[str], *, threshold: float,
+             tests: int, exposure: Exposure, config: AnalysisConfig) -> tuple[Reason, ...]:
+    failed = sorted((r for r in results if r.key in failed_keys), key=lambda r: r.p_value)
+    others = sorted((r for r in results if r.key not in failed_keys
+                     and (r.notable or (r.can_fail and r.p_value <= threshold))),
+                    key=lambda r: r.p_value)
+    out: list[Reason] = []
+    for r in failed:
+        out.append(replace(r.reason, failed=True,
+                           details=(*r.reason.details, ("threshold", threshold),
+                                    ("tests", tests))))
+    if not _enough(exposure, config):
+        out.append(Reason(
+            signal=Signal.ERROR_RATE, failed=False, canary_count=exposure.canary_requests,
+            summary=(f"not enough canary data yet: {exposure.canary_requests} requests and "
+                     f"{exposure.canary_logs} log lines in the window (needs "
+                     f"{config.min_requests} requests or {config.min_template_count} lines)")))
+    seen: set[tuple[object, ...]] = set()
+    unique: list[Reason] = []
+    for reason in [*out, *(r.reason for r in others)]:
+        what = (reason.signal, reason.endpoint, reason.template_id, reason.failed)
+        if (reason.endpoint is None and reason.template_id is None) or what not in seen:
+            seen.add(what)
+            unique.append(reason)
+    return tuple(unique[: config.max_reasons])

@@ -1,0 +1,175 @@
+"""One log line per record: JSON objects with mapped fields, or plain text.
+
+A line without a usable time takes the previous line's time from the same stream (file or
+topic partition), or 0 when there is none; such lines are counted and the first one of each
+stream is logged. Service and version come from the line, else from the record (topics with
+a fixed service), else from ``logs.default_service`` / ``logs.default_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+
+from canarywatch.config import LogFieldMapping, LogInputConfig
+from canarywatch.decode.common import as_text
+from canarywatch.decode.timefmt import leading_time, parse_time
+from canarywatch.errors import DecodeError
+from canarywatch.events import Event, LogEvent, Severity
+from canarywatch.sources.base import Record
+
+log = logging.getLogger(__name__)
+
+_PINO_LEVELS = {10: Severity.TRACE, 20: Severity.DEBUG, 30: Severity.INFO, 40: Severity.WARN,
+                50: Severity.ERROR, 60: Severity.FATAL}
+_LEVEL_WORDS = ("TRACE|DEBUG|INFO|INFORMATION|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|FATAL"
+                "|CRITICAL|CRIT|PANIC|ALERT|EMERG")
+# A level right at the start of the rest of the line: "ERROR x", "[error] x", "<WARN>: x".
+_LEADING_LEVEL = re.compile(
+    rf"\s*(?:({_LEVEL_WORDS})|[\[(<](?i:({_LEVEL_WORDS}))[\])>]):?(?=\s|$)\s*")
+# A level further on: an upper-case word, a bracketed word, or level=word.
+_LATER_LEVEL = re.compile(
+    rf"\b({_LEVEL_WORDS})\b|\[(?i:({_LEVEL_WORDS}))\]|\blevel=\"?(?i:({_LEVEL_WORDS}))\b")
+
+
+def lookup(obj: Mapping[str, object], path: str) -> object:
+    """The value at a dotted path; a key that itself contains dots is found too."""
+    if path in obj:
+        return obj[path]
+    head = ""
+    for part in path.split("."):
+        head = f"{head}.{part}" if head else part
+        child = obj.get(head)
+        if isinstance(child, Mapping) and head != path:
+            found = lookup(child, path[len(head) + 1:])
+            if found is not None:
+                return found
+    return None
+
+
+def level_of(value: object) -> Severity:
+    """A JSON level field: a name, an OTel severity number, or a pino/bunyan number."""
+    if isinstance(value, str):
+        return Severity.from_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _PINO_LEVELS.get(value, Severity.UNSPECIFIED) if value > 24 \
+            else Severity.from_number(value)
+    return Severity.UNSPECIFIED
+
+
+def _stream_of(origin: str) -> str:
+    """``file:line`` -> ``file``; ``topic:partition:offset`` -> ``topic:partition``."""
+    return origin.rpartition(":")[0] or origin
+
+
+class _Clock:
+    """The last known time per stream, for lines that carry none."""
+
+    def __init__(self) -> None:
+        self._last_ns: dict[str, int] = {}
+        self.untimed = 0
+
+    def resolve(self, origin: str, at_ns: int | None) -> int:
+        stream = _stream_of(origin)
+        if at_ns is not None:
+            self._last_ns[stream] = at_ns
+            return at_ns
+        self.untimed += 1
+        previous = self._last_ns.get(stream)
+        if previous is None:
+            self._last_ns[stream] = 0
+            log.warning("%s: log line without a usable timestamp; using time 0 and then the "
+                        "previous line's time for such lines in this stream", origin)
+            return 0
+        return previous
+
+
+class JsonLineDecoder:
+    """One JSON object per record; field paths from a LogFieldMapping."""
+
+    def __init__(self, fields: LogFieldMapping | None = None, default_service: str = "unknown",
+                 default_version: str | None = None) -> None:
+        self.fields = fields or LogFieldMapping()
+        self.default_service = default_service
+        self.default_version = default_version
+        self._clock = _Clock()
+
+    @classmethod
+    def from_config(cls, logs: LogInputConfig) -> JsonLineDecoder:
+        return cls(logs.fields, logs.default_service, logs.default_version)
+
+    @property
+    def untimed(self) -> int:
+        """Lines so far that had no usable time field."""
+        return self._clock.untimed
+
+    def decode(self, record: Record) -> Sequence[Event]:
+        if record.error is not None:
+            raise DecodeError(record.origin, record.error)
+        try:
+            obj = json.loads(record.payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DecodeError(record.origin, f"not a JSON log line: {exc}") from None
+        if not isinstance(obj, dict):
+            raise DecodeError(record.origin, "a JSON log line must be an object")
+        f = self.fields
+        message = lookup(obj, f.message)
+        if message is None:
+            raise DecodeError(record.origin,
+                              f"no message at {f.message!r} (logs.fields.message)")
+        service = as_text(lookup(obj, f.service)) or record.service or self.default_service
+        version = as_text(lookup(obj, f.version)) or record.version or self.default_version
+        trace_id = lookup(obj, f.trace_id)
+        return (LogEvent(
+            service, version, self._clock.resolve(record.origin, parse_time(lookup(obj, f.time))),
+            level_of(lookup(obj, f.level)), as_text(message),
+            trace_id.lower() if isinstance(trace_id, str) else ""),)
+
+
+class TextLineDecoder:
+    """One plain-text line per record: best-effort leading timestamp and level."""
+
+    def __init__(self, default_service: str = "unknown",
+                 default_version: str | None = None) -> None:
+        self.default_service = default_service
+        self.default_version = default_version
+        self._clock = _Clock()
+
+    @classmethod
+    def from_config(cls, logs: LogInputConfig) -> TextLineDecoder:
+        return cls(logs.default_service, logs.default_version)
+
+    @property
+    def untimed(self) -> int:
+        """Lines so far whose time could not be read."""
+        return self._clock.untimed
+
+    def decode(self, record: Record) -> Sequence[Event]:
+        if record.error is not None:
+            raise DecodeError(record.origin, record.error)
+        try:
+            line = record.payload.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            line = record.payload.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not line.strip():
+            raise DecodeError(record.origin, "empty log line")
+        at_ns, rest_at = leading_time(line)
+        severity, body = split_level(line[rest_at:])
+        return (LogEvent(
+            record.service or self.default_service, record.version or self.default_version,
+            self._clock.resolve(record.origin, at_ns), severity, body or line.strip()),)
+
+
+def split_level(rest: str) -> tuple[Severity, str]:
+    """The level of a line (after its timestamp) and the message with a leading level cut."""
+    match = _LEADING_LEVEL.match(rest)
+    if match:
+        word = match.group(1) or match.group(2)
+        return Severity.from_text(word), rest[match.end():].strip()
+    later = _LATER_LEVEL.search(rest, 0, 80)
+    if later:
+        word = later.group(1) or later.group(2) or later.group(3)
+        return Severity.from_text(word), rest.strip()
+    return Severity.UNSPECIFIED, rest.strip()

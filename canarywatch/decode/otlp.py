@@ -1,0 +1,156 @@
+"""OTLP decoder: TracesData / LogsData as otlp_proto or OTLP/JSON, told apart by first byte.
+
+For ``PayloadKind.OTLP_ANY`` (the collector's file exporter mixes nothing, but a file can hold
+either) the decoder also tells traces from logs: JSON by its top-level key, protobuf by the
+wire types of the innermost record's fields (a Span's field 1 ``trace_id`` is
+length-delimited, a LogRecord's field 1 ``time_unix_nano`` is fixed64, and so on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from canarywatch.decode.otlp_json import JsonDecoder
+from canarywatch.decode.otlp_proto import ProtoDecoder
+from canarywatch.errors import DecodeError
+from canarywatch.events import Event
+from canarywatch.sources.base import PayloadKind, Record
+
+log = logging.getLogger(__name__)
+
+_WHITESPACE = b" \t\r\n"
+# (field number, wire type) pairs only a Span (resp. only a LogRecord) can carry.
+_SPAN_ONLY = frozenset({(1, 2), (2, 2), (4, 2), (6, 0), (7, 1), (8, 1), (10, 0), (11, 2), (12, 0),
+                        (13, 2), (14, 0), (15, 2), (16, 5)})
+_LOG_ONLY = frozenset({(1, 1), (2, 0), (6, 2), (7, 0), (8, 5), (10, 2), (11, 1), (12, 2)})
+
+
+def is_json(payload: bytes) -> bool:
+    """OTLP/JSON starts with ``{`` (after whitespace); otlp_proto never does."""
+    return payload[:64].lstrip(_WHITESPACE)[:1] == b"{"
+
+
+class OtlpDecoder:
+    """Decodes OTLP records of kind OTLP_SPANS, OTLP_LOGS and OTLP_ANY into events."""
+
+    def __init__(self, version_keys: Sequence[str]) -> None:
+        self.proto = ProtoDecoder(version_keys)
+        self.json = JsonDecoder(version_keys)
+
+    def decode(self, record: Record) -> Sequence[Event]:
+        payload, kind = record.payload, record.kind
+        if record.error is not None:
+            raise DecodeError(record.origin, record.error)
+        if not payload:
+            raise DecodeError(record.origin, "empty payload")
+        if is_json(payload):
+            try:
+                return self._decode_json(payload, kind, record.origin)
+            except DecodeError as json_error:
+                # otlp_proto begins with 0x0A, a newline: whitespace-looking bytes then "{"
+                # could in theory still be protobuf, so that is tried before giving up.
+                if payload[:1] != b"\n":
+                    raise
+                try:
+                    return self._decode_proto(payload, kind, record.origin)
+                except DecodeError:
+                    raise json_error from None
+        return self._decode_proto(payload, kind, record.origin)
+
+    def _decode_proto(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
+        try:
+            if kind is PayloadKind.OTLP_ANY:
+                kind = sniff_proto(payload)
+            if kind is PayloadKind.OTLP_SPANS:
+                return self.proto.spans(payload)
+            if kind is PayloadKind.OTLP_LOGS:
+                return self.proto.logs(payload)
+        except ProtobufDecodeError as exc:
+            raise DecodeError(origin, f"not a valid otlp_proto message: {exc}") from None
+        raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
+
+    def _decode_json(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
+        try:
+            data = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DecodeError(origin, f"not valid OTLP/JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise DecodeError(origin, "OTLP/JSON must be an object")
+        spans = "resourceSpans" in data or "resource_spans" in data
+        logs = "resourceLogs" in data or "resource_logs" in data
+        if kind is PayloadKind.OTLP_ANY:
+            if not spans and not logs:
+                raise DecodeError(origin, "JSON object has neither resourceSpans nor resourceLogs")
+            kind = PayloadKind.OTLP_SPANS if spans else PayloadKind.OTLP_LOGS
+        try:
+            if kind is PayloadKind.OTLP_SPANS:
+                return self.json.spans(data)
+            if kind is PayloadKind.OTLP_LOGS:
+                return self.json.logs(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DecodeError(origin, f"malformed OTLP/JSON: {exc!r}") from None
+        raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ProtobufDecodeError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> list[tuple[int, int, int, int]]:
+    """(field number, wire type, value start, value end) of each top-level field."""
+    out: list[tuple[int, int, int, int]] = []
+    pos = 0
+    while pos < len(buf):
+        tag, pos = _varint(buf, pos)
+        number, wire = tag >> 3, tag & 7
+        start = pos
+        if wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            size, start = _varint(buf, pos)
+            pos = start + size
+        else:
+            raise ProtobufDecodeError(f"unsupported wire type {wire}")
+        if pos > len(buf):
+            raise ProtobufDecodeError("truncated field")
+        out.append((number, wire, start, pos))
+    return out
+
+
+def _children(buf: bytes, number: int) -> list[bytes]:
+    return [buf[s:e] for n, w, s, e in _fields(buf) if n == number and w == 2]
+
+
+def sniff_proto(payload: bytes) -> PayloadKind:
+    """Tell an otlp_proto TracesData from a LogsData by the shape of its innermost records.
+
+    Both nest as field 1 -> field 2 -> field 2; the record there is told by the first field
+    whose (number, wire type) only one of Span and LogRecord can have. A message with no
+    record in it holds no events either way and reads as traces.
+    """
+    for resource in _children(payload, 1):
+        for scope in _children(resource, 2):
+            for inner in _children(scope, 2):
+                for number, wire, _, _ in _fields(inner):
+                    if (number, wire) in _SPAN_ONLY:
+                        return PayloadKind.OTLP_SPANS
+                    if (number, wire) in _LOG_ONLY:
+                        return PayloadKind.OTLP_LOGS
+    return PayloadKind.OTLP_SPANS

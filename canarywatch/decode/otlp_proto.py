@@ -1,0 +1,227 @@
+"""OTLP protobuf (``otlp_proto``) TracesData / LogsData into events: the hot path.
+
+Spans are parsed with the lean schema of :mod:`canarywatch.decode.otlp_lite` (attributes stay
+raw bytes, matched by key prefix); service and version are read once per distinct resource
+and cached. Logs use the full OTLP classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
+
+from canarywatch.decode.common import (
+    METHOD,
+    ROUTE,
+    RPC_METHOD,
+    RPC_SERVICE,
+    SPAN_ATTRIBUTE_SLOTS,
+    STATUS,
+    STATUS_CODE_ERROR,
+    UNKNOWN_SERVICE,
+    VERSION_SLOT,
+    EndpointNames,
+    any_value,
+    as_status,
+    as_text,
+    kind_of,
+    severity_of,
+    slots_with_versions,
+)
+from canarywatch.decode.fastbuild import span_event
+from canarywatch.decode.otlp_lite import (
+    LiteTracesData,
+    attribute_value,
+    key_prefix,
+    status_is_error,
+)
+from canarywatch.events import ExceptionRecord, LogEvent, SpanEvent, SpanKind
+
+_KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
+_MAX_CACHED_RESOURCES = 4096
+_MAX_CACHED_MEANINGS = 65536
+
+
+def versions_in(attributes: Iterable[Any], version_keys: Sequence[str]) -> str | None:
+    """The first of ``version_keys`` present (non-empty) in OTLP KeyValue attributes."""
+    found: dict[str, str] = {}
+    wanted = set(version_keys)
+    for kv in attributes:
+        if kv.key in wanted:
+            text = as_text(any_value(kv.value))
+            if text:
+                found[kv.key] = text
+    return next((found[k] for k in version_keys if k in found), None)
+
+
+def resource_identity(attributes: Iterable[Any],
+                      version_keys: Sequence[str]) -> tuple[str, str | None]:
+    """``service.name`` and the first present version key of a resource."""
+    attributes = list(attributes)
+    service = next((kv.value.string_value for kv in attributes if kv.key == "service.name"), "")
+    return service or UNKNOWN_SERVICE, versions_in(attributes, version_keys)
+
+
+class ProtoDecoder:
+    """Decodes otlp_proto payloads; one instance per pipeline (it caches resources, names)."""
+
+    def __init__(self, version_keys: Sequence[str]) -> None:
+        self.version_keys = tuple(version_keys)
+        self._prefixes = {key_prefix(k): slot for k, slot in SPAN_ATTRIBUTE_SLOTS.items()}
+        self._prefixes_with_versions = {
+            key_prefix(k): slot for k, slot in slots_with_versions(self.version_keys).items()}
+        self._slots = slots_with_versions(self.version_keys)
+        self._endpoints = EndpointNames()
+        self._resources: dict[bytes, tuple[str, str | None]] = {}
+        self._resolved: dict[tuple[str | bytes, ...],
+                             tuple[str, int | None, str | None]] = {}
+
+    def _resource(self, raw: bytes) -> tuple[str, str | None]:
+        found = self._resources.get(raw)
+        if found is None:
+            found = resource_identity(Resource.FromString(raw).attributes, self.version_keys)
+            if len(self._resources) >= _MAX_CACHED_RESOURCES:
+                self._resources.clear()
+            self._resources[raw] = found
+        return found
+
+    def spans(self, payload: bytes) -> list[SpanEvent]:
+        """Every span of a TracesData; raises protobuf's DecodeError on bad bytes.
+
+        Attributes the lean path cannot read (an empty or cut KeyValue) send the payload
+        through the full OTLP classes instead, which decide.
+        """
+        try:
+            return self._spans_lean(payload)
+        except (IndexError, UnicodeDecodeError):
+            return self.spans_full(payload)
+
+    def spans_full(self, payload: bytes) -> list[SpanEvent]:
+        """The same as :meth:`spans` through the full OTLP classes (slower, the reference)."""
+        out: list[SpanEvent] = []
+        for rs in TracesData.FromString(payload).resource_spans:
+            service, resource_version = resource_identity(rs.resource.attributes,
+                                                          self.version_keys)
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    values: dict[int, object] = {}
+                    for kv in s.attributes:
+                        slot = self._slots.get(kv.key)
+                        if slot is not None and slot not in values:
+                            values[slot] = any_value(kv.value)
+                    version = resource_version
+                    if version is None:
+                        ranked = sorted(k for k in values
+                                        if k >= VERSION_SLOT and as_text(values[k]))
+                        version = as_text(values[ranked[0]]) if ranked else None
+                    status = as_status(values.get(STATUS))
+                    texts = [v if isinstance(v, str) else None
+                             for v in (values.get(i) for i in range(VERSION_SLOT))]
+                    exceptions = _exceptions(e.SerializeToString() for e in s.events)
+                    out.append(SpanEvent(
+                        service, version, s.name, kind_of(s.kind),
+                        self._endpoints.name(texts[METHOD], texts[ROUTE], texts[RPC_SERVICE],
+                                             texts[RPC_METHOD], s.name),
+                        s.start_time_unix_nano, s.end_time_unix_nano,
+                        s.status.code == STATUS_CODE_ERROR or (status or 0) >= 500,
+                        status, s.trace_id.hex(), s.span_id.hex(), exceptions))
+        return out
+
+    def _spans_lean(self, payload: bytes) -> list[SpanEvent]:
+        out: list[SpanEvent] = []
+        append = out.append
+        kinds, unspecified = _KINDS, SpanKind.UNSPECIFIED
+        event, resolved, resolve = span_event, self._resolved, self._resolve
+        for rs in LiteTracesData.FromString(payload).resource_spans:
+            service, resource_version = self._resource(rs.resource)
+            wanted = (self._prefixes if resource_version is not None
+                      else self._prefixes_with_versions).get
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    name = s.name
+                    # The wanted attributes, still raw, with the name: the key of what they mean.
+                    key = (name, *[raw for raw in s.attributes
+                                   if wanted(raw[:raw[1] + 2]) is not None])
+                    meaning = resolved.get(key)
+                    if meaning is None:
+                        meaning = resolve(key)
+                    endpoint, status, version = meaning
+                    kind = s.kind
+                    events = s.events
+                    raw_status = s.status
+                    append(event(
+                        service, version or resource_version, name,
+                        kinds[kind] if 0 <= kind < 6 else unspecified, endpoint,
+                        s.start_time_unix_nano, s.end_time_unix_nano,
+                        (status or 0) >= 500 or (bool(raw_status) and status_is_error(raw_status)),
+                        status, s.trace_id.hex(), s.span_id.hex(),
+                        _exceptions(events) if events else ()))
+        return out
+
+    def _resolve(self, key: tuple[str | bytes, ...]) -> tuple[str, int | None, str | None]:
+        """Endpoint, HTTP status and record-level version from a span's wanted raw attributes."""
+        name, raws = str(key[0]), cast(tuple[bytes, ...], key[1:])
+        texts: dict[int, str] = {}
+        status: int | None = None
+        version: str | None = None
+        version_rank = 1 << 30
+        for raw in raws:
+            slot = self._prefixes_with_versions[raw[:raw[1] + 2]]
+            value = attribute_value(raw)
+            if slot == STATUS:
+                status = as_status(value) if status is None else status
+            elif slot >= VERSION_SLOT:
+                text = as_text(value)
+                if text and slot - VERSION_SLOT < version_rank:
+                    version, version_rank = text, slot - VERSION_SLOT
+            elif isinstance(value, str):
+                texts.setdefault(slot, value)
+        meaning = (self._endpoints.name(texts.get(METHOD), texts.get(ROUTE),
+                                        texts.get(RPC_SERVICE), texts.get(RPC_METHOD), name),
+                   status, version)
+        if len(self._resolved) >= _MAX_CACHED_MEANINGS:
+            self._resolved.clear()
+        self._resolved[key] = meaning
+        return meaning
+
+    def logs(self, payload: bytes) -> list[LogEvent]:
+        """Every log record of a LogsData; raises protobuf's DecodeError on bad bytes."""
+        out: list[LogEvent] = []
+        append = out.append
+        version_keys = self.version_keys
+        for rl in LogsData.FromString(payload).resource_logs:
+            service, resource_version = resource_identity(rl.resource.attributes, version_keys)
+            for sl in rl.scope_logs:
+                for r in sl.log_records:
+                    version = resource_version
+                    if version is None:
+                        version = versions_in(r.attributes, version_keys)
+                    body = r.body
+                    text = body.string_value
+                    if not text and body.WhichOneof("value") != "string_value":
+                        text = as_text(any_value(body))
+                    append(LogEvent(
+                        service, version, r.time_unix_nano or r.observed_time_unix_nano,
+                        severity_of(r.severity_number, r.severity_text), text,
+                        r.trace_id.hex(), r.span_id.hex()))
+        return out
+
+
+def _exceptions(raw_events: Iterable[bytes]) -> tuple[ExceptionRecord, ...]:
+    found: list[ExceptionRecord] = []
+    for raw in raw_events:
+        event = Span.Event.FromString(raw)
+        if event.name != "exception":
+            continue
+        type_, message = "", ""
+        for kv in event.attributes:
+            if kv.key == "exception.type":
+                type_ = as_text(any_value(kv.value))
+            elif kv.key == "exception.message":
+                message = as_text(any_value(kv.value))
+        found.append(ExceptionRecord(type_, message, event.time_unix_nano))
+    return tuple(found)

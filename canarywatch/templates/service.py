@@ -1,0 +1,257 @@
+"""One service's template miner: Drain3's prefix tree, with what the pipeline needs around it.
+
+Around ``drain3.drain.Drain`` this adds: canarywatch's masking, a bound on clusters that
+evicts the least recently seen one (ids are never reused), merging of clusters that differ
+at one position only once enough different values were seen there (the position is a
+parameter), and a fast path. The fast path remembers, per masked token sequence, the
+cluster a lookup found without changing anything; the answer is reused only while no
+cluster with that many tokens was created, changed, merged or evicted since, so it is
+exactly what the slow path would answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from drain3.drain import Drain, LogCluster
+
+from canarywatch.events import TemplateMatch
+from canarywatch.templates.masking import PARAM, WILDCARD, Masker, template_text
+
+logger = logging.getLogger(__name__)
+
+# A position is a parameter when merge_min_variants values were seen there, each in at most
+# this many lines so far, with at least MIN_CONSTANTS other constant tokens in the template.
+MAX_LINES_PER_VARIANT = 5
+MIN_CONSTANTS = 1
+# Longer templates are not indexed for merging (the index costs tokens squared).
+MAX_MERGE_TOKENS = 64
+_Key = tuple[int, int, tuple[str, ...]]  # (token count, position, tokens with a hole there)
+
+
+@dataclass(frozen=True, slots=True)
+class MinerSettings:
+    """The knobs of one service's miner, taken from ``TemplatesConfig``."""
+
+    sim_threshold: float
+    depth: int
+    max_children: int
+    max_clusters: int
+    merge_min_variants: int
+    cache_size: int
+
+
+class ServiceMiner:
+    """Mines one service's lines; not thread-safe (one miner per service, one thread)."""
+
+    def __init__(self, settings: MinerSettings, masker: Masker) -> None:
+        self.settings = settings
+        self._masker = masker
+        self.drain = Drain(
+            depth=settings.depth,
+            sim_th=settings.sim_threshold,
+            max_children=settings.max_children,
+            max_clusters=None,  # eviction is ours: least recently seen, ids never reused
+            param_str=WILDCARD,
+            parametrize_numeric_tokens=True,
+        )
+        self.lru: OrderedDict[int, None] = OrderedDict()
+        self.counts: dict[int, int] = {}
+        self.aliases: dict[int, int] = {}  # merged id -> the live id it was merged into
+        self._aliased_by: dict[int, list[int]] = {}  # live id -> ids merged into it
+        self._by_hole: dict[_Key, set[int]] = {}
+        self._generation: dict[int, int] = {}  # token count -> changes seen
+        self._cache: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._results: dict[int, TemplateMatch] = {}
+
+    # ---- matching -----------------------------------------------------------------------
+
+    def match(self, line: str) -> TemplateMatch:
+        """Put ``line`` in a template (creating or generalising one) and say which."""
+        tokens = self._masker.tokens(line)
+        size = len(tokens)
+        generation = self._generation.get(size, 0)
+        hit = self._cache.get(tokens)
+        if hit is not None and hit[1] == generation:
+            cluster_id = hit[0]
+            self.lru.move_to_end(cluster_id)
+            self.counts[cluster_id] += 1
+            return self._results[cluster_id]
+        result = self._slow_match(tokens)
+        if self._generation.get(size, 0) == generation and self.settings.cache_size > 0:
+            # Nothing changed: the same tokens will find the same cluster until something does.
+            if len(self._cache) >= self.settings.cache_size:
+                self._cache.clear()
+            self._cache[tokens] = (result.template_id, generation)
+        return result
+
+    def _slow_match(self, tokens: tuple[str, ...]) -> TemplateMatch:
+        drain = self.drain
+        token_list = list(tokens)
+        cluster: LogCluster | None
+        if tokens:
+            cluster = drain.tree_search(drain.root_node, token_list, drain.sim_th, False)
+        else:  # Drain keeps the empty line's cluster apart; its list may be empty here
+            node = drain.root_node.key_to_child_node.get("0")
+            ids = [] if node is None else node.cluster_ids
+            cluster = drain.id_to_cluster.get(ids[0]) if ids else None
+        if cluster is None:
+            cluster = self._merge_into_variants(tokens)
+        if cluster is None:
+            return self._create(tokens)
+        new_tokens = tuple(drain.create_template(token_list, cluster.log_template_tokens))
+        if new_tokens != cluster.log_template_tokens:
+            self._set_template(cluster, new_tokens)
+        self.lru.move_to_end(cluster.cluster_id)
+        self.counts[cluster.cluster_id] += 1
+        return self._results[cluster.cluster_id]
+
+    def _create(self, tokens: tuple[str, ...]) -> TemplateMatch:
+        drain = self.drain
+        drain.clusters_counter += 1
+        cluster = LogCluster(list(tokens), drain.clusters_counter)
+        drain.id_to_cluster[cluster.cluster_id] = cluster
+        drain.add_seq_to_prefix_tree(drain.root_node, cluster)
+        self.lru[cluster.cluster_id] = None
+        self.counts[cluster.cluster_id] = 1
+        self._index(cluster)
+        self._bump(len(tokens))
+        result = TemplateMatch(cluster.cluster_id, template_text(tokens), True)
+        self._results[cluster.cluster_id] = TemplateMatch(result.template_id, result.template,
+                                                          False)
+        while len(self.lru) > self.settings.max_clusters:
+            self._evict(next(iter(self.lru)))
+        return result
+
+    def _set_template(self, cluster: LogCluster, tokens: tuple[str, ...]) -> None:
+        self._unindex(cluster)
+        cluster.log_template_tokens = tokens
+        self._index(cluster)
+        self._bump(len(tokens))
+        self._results[cluster.cluster_id] = TemplateMatch(
+            cluster.cluster_id, template_text(tokens), False
+        )
+
+    # ---- merging variants ---------------------------------------------------------------
+
+    def _merge_into_variants(self, tokens: tuple[str, ...]) -> LogCluster | None:
+        """Clusters equal to ``tokens`` but at one position, with enough values seen there."""
+        size = len(tokens)
+        if size > MAX_MERGE_TOKENS:
+            return None
+        for position in range(size):
+            if tokens[position] == PARAM:
+                continue
+            group = self._by_hole.get((size, position, _hole(tokens, position)))
+            if not group:
+                continue
+            clusters = [self.drain.id_to_cluster[i] for i in sorted(group)]
+            known = any(c.log_template_tokens[position] == WILDCARD for c in clusters)
+            if not known and not self._is_parameter(clusters, tokens, position):
+                continue
+            survivor = clusters[0]
+            for other in clusters[1:]:
+                self._absorb(survivor, other)
+            generalised = list(survivor.log_template_tokens)
+            generalised[position] = WILDCARD
+            if tuple(generalised) != survivor.log_template_tokens:
+                self._set_template(survivor, tuple(generalised))
+                self.drain.add_seq_to_prefix_tree(self.drain.root_node, survivor)
+                logger.debug("template %d generalised at position %d", survivor.cluster_id,
+                             position)
+            return survivor
+        return None
+
+    def _is_parameter(self, clusters: list[LogCluster], tokens: tuple[str, ...],
+                      position: int) -> bool:
+        """Many rare values at one position make it a parameter; a few common ones do not."""
+        if len(clusters) + 1 < self.settings.merge_min_variants:
+            return False
+        constants = sum(1 for i, t in enumerate(tokens)
+                        if i != position and t not in (PARAM, WILDCARD))
+        if constants < MIN_CONSTANTS:
+            return False
+        return max(self.counts[c.cluster_id] for c in clusters) <= MAX_LINES_PER_VARIANT
+
+    def _absorb(self, survivor: LogCluster, other: LogCluster) -> None:
+        other_id = other.cluster_id
+        self._unindex(other)
+        del self.drain.id_to_cluster[other_id]
+        self.lru.pop(other_id, None)
+        self.counts[survivor.cluster_id] += self.counts.pop(other_id)
+        self._results.pop(other_id, None)
+        merged = self._aliased_by.setdefault(survivor.cluster_id, [])
+        for old in [*self._aliased_by.pop(other_id, ()), other_id]:
+            self.aliases[old] = survivor.cluster_id
+            merged.append(old)
+        self._bump(len(other.log_template_tokens))
+
+    def _index(self, cluster: LogCluster) -> None:
+        tokens = cluster.log_template_tokens
+        if len(tokens) > MAX_MERGE_TOKENS:
+            return
+        for position in range(len(tokens)):
+            key = (len(tokens), position, _hole(tokens, position))
+            self._by_hole.setdefault(key, set()).add(cluster.cluster_id)
+
+    def _unindex(self, cluster: LogCluster) -> None:
+        tokens = cluster.log_template_tokens
+        if len(tokens) > MAX_MERGE_TOKENS:
+            return
+        for position in range(len(tokens)):
+            key = (len(tokens), position, _hole(tokens, position))
+            group = self._by_hole.get(key)
+            if group is not None:
+                group.discard(cluster.cluster_id)
+                if not group:
+                    del self._by_hole[key]
+
+    # ---- bookkeeping --------------------------------------------------------------------
+
+    def _evict(self, cluster_id: int) -> None:
+        cluster = self.drain.id_to_cluster.pop(cluster_id)
+        self._unindex(cluster)
+        del self.lru[cluster_id]
+        del self.counts[cluster_id]
+        del self._results[cluster_id]
+        self._bump(len(cluster.log_template_tokens))
+        # Ids merged into an evicted template point nowhere now.
+        for old in self._aliased_by.pop(cluster_id, ()):
+            del self.aliases[old]
+        logger.debug("evicted template %d (least recently seen)", cluster_id)
+
+    def _bump(self, size: int) -> None:
+        self._generation[size] = self._generation.get(size, 0) + 1
+
+    def resolve(self, template_id: int) -> int | None:
+        """The live id ``template_id`` now stands for (itself, or what it merged into)."""
+        template_id = self.aliases.get(template_id, template_id)
+        return template_id if template_id in self.drain.id_to_cluster else None
+
+    def template_tokens(self, template_id: int) -> tuple[str, ...] | None:
+        live = self.resolve(template_id)
+        if live is None:
+            return None
+        tokens: tuple[str, ...] = self.drain.id_to_cluster[live].log_template_tokens
+        return tokens
+
+    def rebuild_derived(self) -> None:
+        """Recompute index, results and caches from clusters (after a restore)."""
+        self._by_hole.clear()
+        self._cache.clear()
+        self._results.clear()
+        self._generation.clear()
+        self._aliased_by.clear()
+        for old, new in self.aliases.items():
+            self._aliased_by.setdefault(new, []).append(old)
+        for cluster in self.drain.id_to_cluster.values():
+            self._index(cluster)
+            self._results[cluster.cluster_id] = TemplateMatch(
+                cluster.cluster_id, template_text(cluster.log_template_tokens), False
+            )
+
+
+def _hole(tokens: tuple[str, ...], position: int) -> tuple[str, ...]:
+    return tokens[:position] + tokens[position + 1:]

@@ -1,0 +1,53 @@
+"""`canarywatch demo`: the README's first command, end to end on a local broker."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(os.environ.get("CANARYWATCH_TEST_KAFKA")),
+                       reason="the demo starts its own local broker"),
+]
+
+
+def test_demo_shows_the_rollback_with_its_reasons_and_exits_0() -> None:
+    """The demo prints the continue -> rollback change with the new ERROR, then exits 0."""
+    from canarywatch.broker import BrokerError, broker_binary
+    from canarywatch.demo import run_demo
+
+    try:
+        broker_binary()
+    except BrokerError as exc:
+        pytest.skip(str(exc))
+    out = io.StringIO()
+    assert run_demo(out=out) == 0
+    text = out.getvalue()
+    assert "checkout 1.5.0 (baseline 1.4.2): CONTINUE -> ROLLBACK" in text
+    assert "log_signature: new ERROR template" in text
+    assert "NullPointerException" in text
+    assert "the canary's fault was caught" in text
+
+
+def test_demo_json_output_is_verdict_lines_then_a_summary() -> None:
+    """With --json the demo writes NDJSON: verdict changes, then one summary line."""
+    from canarywatch.broker import BrokerError, broker_binary
+    from canarywatch.demo import run_demo
+
+    try:
+        broker_binary()
+    except BrokerError as exc:
+        pytest.skip(str(exc))
+    out = io.StringIO()
+    assert run_demo(json_output=True, out=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["type"] for line in lines[:-1]] == ["verdict"] * (len(lines) - 1)
+    assert lines[-2]["action"] == "rollback"
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    assert [v["action"] for v in summary["verdicts"]] == ["rollback"]
+    assert summary["events"]["rejected"] == 0

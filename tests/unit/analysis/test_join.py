@@ -1,0 +1,48 @@
+"""Tests of the trace join that tells which endpoint wrote a log line."""
+
+from __future__ import annotations
+
+from canarywatch.analysis.join import NO_ENDPOINT, PendingLine, TraceJoin
+
+S = 1_000_000_000
+
+
+def _line(trace: str, at_s: int, tid: int = 7) -> PendingLine:
+    return PendingLine("shop", "2.0", trace, at_s * S, tid)
+
+
+def test_lines_written_before_their_span_wait_for_it() -> None:
+    """A line waits until its trace's SERVER span arrives, then gets that endpoint."""
+    join = TraceJoin(wait_ns=30 * S)
+    assert join.line(_line("t1", 1)) == []
+    assert join.line(_line("t1", 2, tid=8)) == []
+    released = join.span("shop", "t1", "GET /cart")
+    assert [(x.template_id, e) for x, e in released] == [(7, "GET /cart"), (8, "GET /cart")]
+
+
+def test_lines_after_their_span_find_it_at_once() -> None:
+    """An exception line recorded after its span ended is attributed immediately."""
+    join = TraceJoin(wait_ns=30 * S)
+    assert join.span("shop", "t2", "POST /pay") == []
+    assert [e for _, e in join.line(_line("t2", 5))] == ["POST /pay"]
+
+
+def test_untraced_and_orphan_lines_are_released_without_endpoint() -> None:
+    """No trace id: no endpoint at once; a trace whose span never comes expires."""
+    join = TraceJoin(wait_ns=30 * S)
+    assert join.line(_line("", 1)) == [(_line("", 1), NO_ENDPOINT)]
+    join.line(_line("t3", 1))
+    assert join.expire(20 * S) == []
+    assert [e for _, e in join.expire(40 * S)] == [NO_ENDPOINT]
+    assert join.span("shop", "t3", "GET /cart") == []
+
+
+def test_join_state_round_trips() -> None:
+    """Pending lines and recent spans survive to_json/restore."""
+    join = TraceJoin(wait_ns=30 * S)
+    join.line(_line("t4", 1))
+    join.span("shop", "t5", "GET /x")
+    copy = TraceJoin(wait_ns=30 * S)
+    copy.restore(join.to_json())
+    assert [e for _, e in copy.span("shop", "t4", "GET /y")] == ["GET /y"]
+    assert [e for _, e in copy.line(_line("t5", 2))] == ["GET /x"]

@@ -1,0 +1,85 @@
+"""Tests of the judge: per-look threshold, persistence, gates, thin data, sticky rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from canarywatch.analysis.base import SignalResult
+from canarywatch.config import AnalysisConfig
+from canarywatch.decide import Exposure, LookState, decide, look_alpha, tarone_threshold
+from canarywatch.events import Action, Reason, Signal
+
+ENOUGH = Exposure(canary_requests=1000, canary_logs=2000, canary_age_s=60.0)
+
+
+def _result(key: str, p: float, *, min_p: float = 0.0, can_fail: bool = True,
+            effect_ok: bool = True) -> SignalResult:
+    reason = Reason(Signal.ERROR_RATE, f"{key} looks bad", False, p_value=p, endpoint=key)
+    return SignalResult(key, p, min_p, can_fail, effect_ok, reason)
+
+
+def _look(results: list[SignalResult], state: LookState, config: AnalysisConfig | None = None,
+          exposure: Exposure = ENOUGH) -> tuple:
+    return decide("shop", "1.0", "2.0", 10, results=results, exposure=exposure, state=state,
+                  config=config or AnalysisConfig())
+
+
+def test_look_alpha_spreads_alpha_over_the_horizon() -> None:
+    """Each look spends alpha * interval / horizon."""
+    config = AnalysisConfig(alpha=0.01, evaluation_interval_s=10, alpha_horizon_s=600)
+    assert look_alpha(config) == pytest.approx(0.01 / 60)
+
+
+def test_tarone_ignores_tests_that_cannot_reach_significance() -> None:
+    """Tests whose smallest p-value is above alpha/k do not count among the k."""
+    assert tarone_threshold([0.5] * 100, 0.01) == (0.01, 1)
+    assert tarone_threshold([1e-9] * 4 + [0.5] * 100, 0.01) == (0.0025, 4)
+    assert tarone_threshold([], 0.01) == (0.01, 1)
+
+
+def test_rollback_needs_persistence_consecutive_failing_looks() -> None:
+    """One failing look continues; the second in a row rolls back with failed reasons."""
+    bad = [_result("GET /cart", 1e-12)]
+    first, state = _look(bad, LookState())
+    assert first.action is Action.CONTINUE and state.streak == 1
+    second, state = _look(bad, state)
+    assert second.action is Action.ROLLBACK and second.score == 0.0
+    assert second.reasons[0].failed and second.reasons[0].endpoint == "GET /cart"
+
+
+def test_a_healthy_look_resets_the_streak() -> None:
+    """A failing look followed by a healthy one starts the count again."""
+    _, state = _look([_result("a", 1e-12)], LookState())
+    _, state = _look([_result("a", 0.4)], state)
+    verdict, state = _look([_result("a", 1e-12)], state)
+    assert verdict.action is Action.CONTINUE and state.streak == 1
+
+
+def test_effect_gate_and_thin_data_block_a_rollback() -> None:
+    """A tiny p-value with a failed effect gate, or without enough data, never rolls back."""
+    state = LookState()
+    for _ in range(5):
+        verdict, state = _look([_result("a", 1e-15, effect_ok=False),
+                                _result("b", 1e-15, can_fail=False)], state)
+        assert verdict.action is Action.CONTINUE
+    assert 0.0 < verdict.score < 1.0
+
+
+def test_promote_after_enough_time_and_traffic_without_failures() -> None:
+    """Old enough, enough requests, nothing failing: promote; too little traffic: continue."""
+    config = AnalysisConfig(promote_after_s=60)
+    verdict, _ = _look([_result("a", 0.3)], LookState(), config)
+    assert verdict.action is Action.PROMOTE
+    thin = Exposure(canary_requests=3, canary_logs=2, canary_age_s=600.0)
+    verdict, _ = _look([_result("a", 0.3)], LookState(), config, thin)
+    assert verdict.action is Action.CONTINUE
+    assert "not enough canary data" in verdict.reasons[0].summary
+
+
+def test_rollback_is_sticky() -> None:
+    """After a rollback, healthy looks return the same rollback verdict."""
+    state = LookState()
+    for _ in range(2):
+        verdict, state = _look([_result("a", 1e-12)], state)
+    again, state = _look([_result("a", 0.9)], state)
+    assert again == verdict and again.action is Action.ROLLBACK
