@@ -127,6 +127,9 @@ class AnalysisConfig(_Model):
     error_rate_min_delta: float = Field(default=0.01, ge=0)
     # Consecutive failing looks needed before a rollback.
     persistence: int = Field(default=2, ge=1)
+    # ...unless one look's evidence is overwhelming: a p-value below the look's threshold
+    # times this factor rolls back at once (costs at most this share of the alpha budget).
+    immediate_factor: float = Field(default=0.01, ge=0, le=1)
     # Event time with enough traffic and no failing signal before `promote`.
     promote_after_s: float = Field(default=600.0, gt=0)
     # Event time over which `alpha` is spent: each look may spend

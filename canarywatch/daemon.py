@@ -13,7 +13,6 @@ import logging
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -22,9 +21,9 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from canarywatch.config import Config
+from canarywatch.decode.batch import EMPTY_BATCH, DecodedBatch, batch_of
 from canarywatch.decode.lines import JsonLineDecoder
 from canarywatch.errors import ConfigError, DecodeError, StateError
-from canarywatch.events import Event
 from canarywatch.metrics import Metrics, create_metrics
 from canarywatch.pipeline import Pipeline, VerdictSink
 from canarywatch.sources.base import Record
@@ -170,19 +169,22 @@ class Daemon:
     def fold(self, records: Sequence[Record]) -> None:
         """Decode and fold ``records`` into the pipeline and remember their next offsets."""
         started = time.perf_counter()
-        tally: Counter[tuple[str, str, str | None]] = Counter()
+        tally: dict[tuple[str, str, str | None], int] = {}
         pipeline = self.pipeline
         with self._lock:
             records = self._drop_recreated(records)
+            offsets = self._offsets
             for record in records:
                 position = record.position
                 topic = position.topic if position is not None else record.origin
-                events = self._decode(record, topic)
-                if events:
-                    tally.update((topic, e.service, e.version) for e in events)
-                    pipeline.feed_events(events)
+                batch = self._decode(record, topic)
+                if batch.entries:
+                    for (service, version), n in batch.origins.items():
+                        key = (topic, service, version)
+                        tally[key] = tally.get(key, 0) + n
+                    pipeline.feed_batch(batch)
                 if position is not None:
-                    self._offsets[(position.topic, position.partition)] = position.offset + 1
+                    offsets[(position.topic, position.partition)] = position.offset + 1
                     if position.topic not in self._topic_ids:
                         self._remember_topic_id(position.topic)
             self._dirty = True
@@ -204,15 +206,15 @@ class Daemon:
             self.source.seek_to_reset(key)
         return [r for r in records if r.position is None or r.position.topic not in gone]
 
-    def _decode(self, record: Record, topic: str) -> Sequence[Event]:
+    def _decode(self, record: Record, topic: str) -> DecodedBatch:
         decoder = self._line_decoders.get(topic)
         if decoder is None:
-            return self.pipeline.decode(record)
+            return self.pipeline.decode_batch(record)
         try:
-            return decoder.decode(record)
+            return batch_of(decoder.decode(record))
         except DecodeError as exc:
             self.pipeline.reject(exc.origin, exc.message, record.kind.value)
-            return ()
+            return EMPTY_BATCH
 
     def checkpoint(self, final: bool = False) -> None:
         """Save the snapshot with the offsets it covers, then commit them to Kafka."""

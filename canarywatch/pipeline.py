@@ -13,6 +13,7 @@ import logging
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -20,26 +21,33 @@ from canarywatch.analysis import Analyzer
 from canarywatch.cohort import Cohort, CohortResolver
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.decode import Decoders
+from canarywatch.decode.batch import (
+    EMPTY_BATCH,
+    CountedSpan,
+    DecodedBatch,
+    Entry,
+    event_time,
+    latest,
+)
 from canarywatch.errors import DecodeError
 from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, Verdict
 from canarywatch.metrics import Metrics
-from canarywatch.serialize import event_from_json, event_to_json
+from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
 from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
+
+__all__ = ["EventCounts", "Pipeline", "ReplayResult", "VerdictSink", "event_time"]
 
 log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
+_COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
+_TIME = itemgetter(0)  # of an Entry
 _LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
 
 
 class VerdictSink(Protocol):
     def send(self, verdict: Verdict) -> None: ...
-
-
-def event_time(ev: Event) -> int:
-    """The moment an event becomes known: a span when it ends, a log when written."""
-    return ev.end_time_unix_nano if isinstance(ev, SpanEvent) else ev.time_unix_nano
 
 
 @dataclass(slots=True)
@@ -69,6 +77,67 @@ class ReplayResult:
                 "events": self.counts.to_json()}
 
 
+class PendingEntries:
+    """Entries waiting for the watermark, released in time order.
+
+    Kept as runs, one per fed batch, each sorted by time: a release sorts only what it
+    releases instead of everything pending. Entries of equal time come out in the order they
+    were fed. ``head`` is the entry the release check looks at: the earliest one left by the
+    last release, else the first one fed since.
+    """
+
+    _MAX_RUNS = 64  # more runs than this are merged into one
+
+    def __init__(self, entries: Sequence[Entry] = ()) -> None:
+        self._runs: list[list[Entry]] = []
+        self.head: Entry | None = None
+        self.add(entries)
+
+    def add(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        if self.head is None:
+            self.head = entries[0]
+        run = list(entries)
+        run.sort(key=_TIME)
+        self._runs.append(run)
+        if len(self._runs) > self._MAX_RUNS:
+            self._runs = [self._merged(self._runs)]
+
+    def take_until(self, cutoff: int) -> list[Entry]:
+        """Remove and return, in time order, every entry at or before ``cutoff``."""
+        ready: list[list[Entry]] = []
+        keep: list[list[Entry]] = []
+        for run in self._runs:
+            split = bisect_right(run, cutoff, key=_TIME)
+            if split == len(run):
+                ready.append(run)
+            elif split:
+                ready.append(run[:split])
+                keep.append(run[split:])
+            else:
+                keep.append(run)
+        self._runs = keep
+        self.head = min((run[0] for run in keep), key=_TIME) if keep else None
+        if len(ready) == 1:
+            return ready[0]
+        return self._merged(ready)
+
+    def entries(self) -> list[Entry]:
+        """Everything pending, ``head`` first, then in release order."""
+        merged = self._merged(self._runs)
+        head = self.head
+        if head is None:
+            return merged
+        return [head, *(e for e in merged if e is not head)]
+
+    @staticmethod
+    def _merged(runs: list[list[Entry]]) -> list[Entry]:
+        out = list(chain.from_iterable(runs))
+        out.sort(key=_TIME)  # stable: equal times keep run order, i.e. the order fed
+        return out
+
+
 class Pipeline:
     """Folds events into templates and analysis state and emits verdict changes."""
 
@@ -86,7 +155,7 @@ class Pipeline:
         self._analyzer = Analyzer(config.analysis)
         self._lateness_ns = int(lateness_s * _NS)
         self._interval_ns = max(1, int(config.analysis.evaluation_interval_s * _NS))
-        self._pending: list[tuple[int, Event]] = []
+        self._pending = PendingEntries()
         self._watermark = 0
         self._released_to = 0  # every event at or before this time has been processed
         self._next_eval = 0
@@ -113,20 +182,35 @@ class Pipeline:
         if self._metrics is not None:
             self._metrics.decode_errors.labels(source).inc()
 
+    def decode_batch(self, record: Record) -> DecodedBatch:
+        """Decode one record for :meth:`feed_batch`: spans analysis does not read are only
+        counted (see :mod:`canarywatch.decode.batch`); a malformed record is counted, logged
+        and skipped."""
+        try:
+            return self._decoders.decode_batch(record)
+        except DecodeError as exc:
+            self.reject(exc.origin, exc.message, record.kind.value)
+            return EMPTY_BATCH
+
     def feed(self, record: Record) -> None:
-        self.feed_events(self.decode(record))
+        self.feed_batch(self.decode_batch(record))
 
     def feed_events(self, events: Iterable[Event]) -> None:
+        entries: list[Entry] = [(event_time(ev), ev) for ev in events]
+        self._feed(entries, latest(entries))
+
+    def feed_batch(self, batch: DecodedBatch) -> None:
+        """Feed what :meth:`decode_batch` made; the same verdicts and counts as feeding every
+        event of the record through :meth:`feed_events`."""
+        self._feed(batch.entries, batch.newest_unix_nano)
+
+    def _feed(self, entries: Sequence[Entry], newest: int) -> None:
         pending = self._pending
-        newest = self._watermark
-        for ev in events:
-            t = event_time(ev)
-            pending.append((t, ev))
-            if t > newest:
-                newest = t
-        self._watermark = newest
-        cutoff = newest - self._lateness_ns
-        if pending and cutoff > self._released_to and pending[0][0] <= cutoff:
+        pending.add(entries)
+        self._watermark = max(self._watermark, newest)
+        cutoff = self._watermark - self._lateness_ns
+        head = pending.head
+        if head is not None and cutoff > self._released_to and head[0] <= cutoff:
             self._release(cutoff)
 
     def drain(self) -> None:
@@ -143,15 +227,11 @@ class Pipeline:
     # -- processing ------------------------------------------------------------------------
 
     def _release(self, cutoff: int) -> None:
-        pending = self._pending
-        pending.sort(key=itemgetter(0))
-        split = bisect_right(pending, cutoff, key=itemgetter(0))
-        ready, self._pending = pending[:split], pending[split:]
-        for t, ev in ready:
-            if t >= self._next_eval:
-                self._tick(t)
-            self._process(ev)
-        self._released_to = max(self._released_to, cutoff)
+        ready = self._pending.take_until(cutoff)
+        try:
+            self._process(ready)
+        finally:
+            self._released_to = max(self._released_to, cutoff)
 
     def _tick(self, t: int) -> None:
         """Evaluate at every interval boundary up to event time ``t``."""
@@ -162,38 +242,61 @@ class Pipeline:
             self._evaluate(self._next_eval)
             self._next_eval += self._interval_ns
 
-    def _process(self, ev: Event) -> None:
-        cohorts = self._cohorts
-        if isinstance(ev, SpanEvent):
-            self.counts.spans += 1
-            if ev.version is None:
-                self.counts.unversioned += 1
-                cohorts.observe(ev.service, None)
-                return
-            cohorts.observe(ev.service, ev.version)
-            self._analyzer.observe_span(ev)
-            for exc in ev.exceptions:
-                body = f"{exc.type}: {exc.message}" if exc.message else exc.type
-                self._observe_log(LogEvent(ev.service, ev.version, exc.time_unix_nano,
-                                           Severity.ERROR, body, ev.trace_id, ev.span_id))
-            self._count("span", ev.service, ev.version)
-        else:
-            self.counts.logs += 1
-            if ev.version is None:
-                self.counts.unversioned += 1
-                cohorts.observe(ev.service, None)
-                return
-            cohorts.observe(ev.service, ev.version)
-            self._observe_log(ev)
-            self._count("log", ev.service, ev.version)
+    def _process(self, ready: Sequence[Entry]) -> None:
+        """Fold time-ordered entries into cohorts, templates and analysis, evaluating at every
+        interval boundary first passed."""
+        observe = self._cohorts.observe
+        observe_span = self._analyzer.observe_span
+        observe_log = self._analyzer.observe_log
+        match = self._templates.match
+        tally = self._tally
+        tally_get = tally.get
+        next_eval = self._next_eval
+        spans = logs = unversioned = 0
+        try:
+            for t, ev in ready:
+                if t >= next_eval:
+                    self._tick(t)
+                    next_eval = self._next_eval
+                if isinstance(ev, CountedSpan):
+                    spans += 1
+                    observe(ev.service, ev.version)
+                    if ev.version is None:
+                        unversioned += 1
+                        continue
+                    key = ("span", ev.service, ev.version)
+                elif isinstance(ev, SpanEvent):
+                    spans += 1
+                    observe(ev.service, ev.version)
+                    if ev.version is None:
+                        unversioned += 1
+                        continue
+                    observe_span(ev)
+                    if ev.exceptions:
+                        self._span_exceptions(ev, ev.version)
+                    key = ("span", ev.service, ev.version)
+                else:
+                    logs += 1
+                    observe(ev.service, ev.version)
+                    if ev.version is None:
+                        unversioned += 1
+                        continue
+                    observe_log(ev, match(ev.service, ev.body))
+                    key = ("log", ev.service, ev.version)
+                tally[key] = tally_get(key, 0) + 1
+        finally:
+            counts = self.counts
+            counts.spans += spans
+            counts.logs += logs
+            counts.unversioned += unversioned
 
-    def _observe_log(self, ev: LogEvent) -> None:
-        match = self._templates.match(ev.service, ev.body)
-        self._analyzer.observe_log(ev, match)
-
-    def _count(self, kind: str, service: str, version: str) -> None:
-        key = (kind, service, version)
-        self._tally[key] = self._tally.get(key, 0) + 1
+    def _span_exceptions(self, ev: SpanEvent, version: str) -> None:
+        """A span's recorded exceptions count as ERROR log lines of its service."""
+        for exc in ev.exceptions:
+            body = f"{exc.type}: {exc.message}" if exc.message else exc.type
+            line = LogEvent(ev.service, version, exc.time_unix_nano, Severity.ERROR, body,
+                            ev.trace_id, ev.span_id)
+            self._analyzer.observe_log(line, self._templates.match(ev.service, body))
 
     def _flush_tally(self) -> None:
         """Move per-event counts to the metrics in one go (cheaper than per event)."""
@@ -255,7 +358,7 @@ class Pipeline:
             "templates": self._templates.snapshot(),
             "analysis": self._analyzer.snapshot(),
             "cohorts": self._cohorts.snapshot(),
-            "pending": [event_to_json(ev) for _, ev in self._pending],
+            "pending": [_entry_to_json(t, ev) for t, ev in self._pending.entries()],
             "watermark": self._watermark,
             "released_to": self._released_to,
             "next_eval": self._next_eval,
@@ -264,13 +367,11 @@ class Pipeline:
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        from canarywatch.serialize import verdict_from_json
-
         self._templates.restore(snapshot["templates"])
         self._analyzer.restore(snapshot["analysis"])
         self._cohorts.restore(snapshot["cohorts"])
-        events = [event_from_json(e) for e in snapshot.get("pending", [])]
-        self._pending = [(event_time(ev), ev) for ev in events]
+        self._pending = PendingEntries([_entry_from_json(e)
+                                        for e in snapshot.get("pending", [])])
         self._watermark = int(snapshot.get("watermark", 0))
         self._released_to = int(snapshot.get("released_to", 0))
         self._next_eval = int(snapshot.get("next_eval", 0))
@@ -278,3 +379,16 @@ class Pipeline:
         self._current = {v.key: v for v in current}
         counts = snapshot.get("counts", {})
         self.counts = EventCounts(**{k: int(v) for k, v in counts.items()})
+
+
+def _entry_to_json(t: int, ev: Event | CountedSpan) -> dict[str, Any]:
+    if isinstance(ev, CountedSpan):
+        return {"t": _COUNTED_SPAN, "service": ev.service, "version": ev.version, "end": t}
+    return event_to_json(ev)
+
+
+def _entry_from_json(data: dict[str, Any]) -> Entry:
+    if data["t"] == _COUNTED_SPAN:
+        return int(data["end"]), CountedSpan(data["service"], data["version"])
+    ev = event_from_json(data)
+    return event_time(ev), ev

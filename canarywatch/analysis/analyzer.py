@@ -19,7 +19,7 @@ from canarywatch.analysis.spans import span_signals
 from canarywatch.analysis.windows import Summary, VersionWindow
 from canarywatch.config import AnalysisConfig
 from canarywatch.decide.judge import Exposure, LookState, decide
-from canarywatch.events import LogEvent, SpanEvent, TemplateMatch, Verdict
+from canarywatch.events import Action, LogEvent, SpanEvent, TemplateMatch, Verdict
 from canarywatch.serialize import verdict_from_json
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Analyzer:
         verdict, self._looks[key] = decide(
             service, baseline_version, canary_version, now_unix_nano, results=results,
             exposure=exposure, state=state, config=self._config)
-        if verdict.action.value == "rollback":
+        if verdict.action is Action.ROLLBACK:
             log.info("%s/%s: rollback (%s)", service, canary_version,
                      verdict.reasons[0].summary if verdict.reasons else "")
         return verdict

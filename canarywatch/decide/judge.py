@@ -9,7 +9,9 @@ Error control, in three layers, each measured by ``benchmarks/detection.py``:
    smallest reachable p-value is above the threshold (a template seen 3 times) cannot fail
    and does not dilute the others; the threshold is ``look_alpha / k`` for the smallest k
    such that at most k tests can reach it.
-3. Persistence: a rollback needs ``persistence`` consecutive looks with a failing test.
+3. Persistence: a rollback needs ``persistence`` consecutive looks with a failing test,
+   unless a test's p-value is below ``threshold * immediate_factor`` (under no fault that
+   happens with at most ``immediate_factor`` times the look's budget).
 
 A test fails only when its p-value is under the threshold AND its effect-size gates pass AND
 it has enough data; otherwise the canary continues. Rollback is sticky.
@@ -75,7 +77,8 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
     reasons = _reasons(results, failed_keys, threshold=threshold, tests=tests,
                        exposure=exposure, config=config)
     score = _score(results, threshold)
-    if streak >= config.persistence:
+    overwhelming = any(r.p_value <= threshold * config.immediate_factor for r in failing)
+    if streak >= config.persistence or overwhelming:
         action = Action.ROLLBACK
         score = 0.0
     elif (not failing and exposure.canary_age_s >= config.promote_after_s

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
+from canarywatch.decode.batch import DecodedBatch, batch_of
 from canarywatch.decode.otlp_json import JsonDecoder
 from canarywatch.decode.otlp_proto import ProtoDecoder
 from canarywatch.errors import DecodeError
@@ -60,6 +61,24 @@ class OtlpDecoder:
                 except DecodeError:
                     raise json_error from None
         return self._decode_proto(payload, kind, record.origin)
+
+    def decode_batch(self, record: Record) -> DecodedBatch:
+        """Like :meth:`decode`, with the spans analysis does not read only counted (see
+        :mod:`canarywatch.decode.batch`); OTLP/JSON is decoded in full."""
+        payload = record.payload
+        if record.error is not None or not payload or is_json(payload):
+            return batch_of(self.decode(record))
+        kind = record.kind
+        try:
+            if kind is PayloadKind.OTLP_ANY:
+                kind = sniff_proto(payload)
+            if kind is PayloadKind.OTLP_SPANS:
+                return self.proto.span_batch(payload)
+            if kind is PayloadKind.OTLP_LOGS:
+                return self.proto.log_batch(payload)
+        except ProtobufDecodeError as exc:
+            raise DecodeError(record.origin, f"not a valid otlp_proto message: {exc}") from None
+        raise DecodeError(record.origin, f"the OTLP decoder cannot read {kind.value} records")
 
     def _decode_proto(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
         try:

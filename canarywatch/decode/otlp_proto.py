@@ -14,6 +14,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 
+from canarywatch.decode.batch import CountedSpan, DecodedBatch, Entry, batch_of, latest
 from canarywatch.decode.common import (
     METHOD,
     ROUTE,
@@ -42,6 +43,7 @@ from canarywatch.decode.otlp_lite import (
 from canarywatch.events import ExceptionRecord, LogEvent, SpanEvent, SpanKind
 
 _KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
+_ENTRY_KINDS = frozenset({int(SpanKind.SERVER), int(SpanKind.CONSUMER)})  # what analysis reads
 _MAX_CACHED_RESOURCES = 4096
 _MAX_CACHED_MEANINGS = 65536
 
@@ -79,6 +81,7 @@ class ProtoDecoder:
         self._resources: dict[bytes, tuple[str, str | None]] = {}
         self._resolved: dict[tuple[str | bytes, ...],
                              tuple[str, int | None, str | None]] = {}
+        self._counted_spans: dict[tuple[str, str | None], CountedSpan] = {}
 
     def _resource(self, raw: bytes) -> tuple[str, str | None]:
         found = self._resources.get(raw)
@@ -96,9 +99,17 @@ class ProtoDecoder:
         through the full OTLP classes instead, which decide.
         """
         try:
-            return self._spans_lean(payload)
+            return cast(list[SpanEvent], self._spans_lean(payload, count_only=False).events)
         except (IndexError, UnicodeDecodeError):
             return self.spans_full(payload)
+
+    def span_batch(self, payload: bytes) -> DecodedBatch:
+        """Like :meth:`spans`, but a span analysis does not look at becomes a CountedSpan:
+        one that is neither SERVER nor CONSUMER and has no span events, or has no version."""
+        try:
+            return self._spans_lean(payload, count_only=True)
+        except (IndexError, UnicodeDecodeError):
+            return batch_of(self.spans_full(payload))
 
     def spans_full(self, payload: bytes) -> list[SpanEvent]:
         """The same as :meth:`spans` through the full OTLP classes (slower, the reference)."""
@@ -131,17 +142,31 @@ class ProtoDecoder:
                         status, s.trace_id.hex(), s.span_id.hex(), exceptions))
         return out
 
-    def _spans_lean(self, payload: bytes) -> list[SpanEvent]:
-        out: list[SpanEvent] = []
-        append = out.append
+    def _spans_lean(self, payload: bytes, count_only: bool) -> DecodedBatch:
+        entries: list[Entry] = []
+        append = entries.append
+        origins: dict[tuple[str, str | None], int] = {}
         kinds, unspecified = _KINDS, SpanKind.UNSPECIFIED
         event, resolved, resolve = span_event, self._resolved, self._resolve
+        counted = self._counted
         for rs in LiteTracesData.FromString(payload).resource_spans:
             service, resource_version = self._resource(rs.resource)
             wanted = (self._prefixes if resource_version is not None
                       else self._prefixes_with_versions).get
+            bare = (counted(service, resource_version)
+                    if count_only and resource_version is not None else None)
             for ss in rs.scope_spans:
-                for s in ss.spans:
+                spans = ss.spans
+                if resource_version is not None:
+                    key = (service, resource_version)
+                    origins[key] = origins.get(key, 0) + len(spans)
+                for s in spans:
+                    end = s.end_time_unix_nano
+                    kind = s.kind
+                    events = s.events
+                    if bare is not None and kind not in _ENTRY_KINDS and not events:
+                        append((end, bare))
+                        continue
                     name = s.name
                     # The wanted attributes, still raw, with the name: the key of what they mean.
                     key = (name, *[raw for raw in s.attributes
@@ -150,17 +175,33 @@ class ProtoDecoder:
                     if meaning is None:
                         meaning = resolve(key)
                     endpoint, status, version = meaning
-                    kind = s.kind
-                    events = s.events
+                    if resource_version is not None:
+                        version = resource_version
+                    else:
+                        origin = (service, version)
+                        origins[origin] = origins.get(origin, 0) + 1
+                        if count_only and (version is None or (
+                                kind not in _ENTRY_KINDS and not events)):
+                            append((end, counted(service, version)))
+                            continue
                     raw_status = s.status
-                    append(event(
-                        service, version or resource_version, name,
+                    append((end, event(
+                        service, version, name,
                         kinds[kind] if 0 <= kind < 6 else unspecified, endpoint,
-                        s.start_time_unix_nano, s.end_time_unix_nano,
+                        s.start_time_unix_nano, end,
                         (status or 0) >= 500 or (bool(raw_status) and status_is_error(raw_status)),
                         status, s.trace_id.hex(), s.span_id.hex(),
-                        _exceptions(events) if events else ()))
-        return out
+                        _exceptions(events) if events else ())))
+        return DecodedBatch(entries, latest(entries), origins, spans=True)
+
+    def _counted(self, service: str, version: str | None) -> CountedSpan:
+        """The one CountedSpan of (service, version)."""
+        found = self._counted_spans.get((service, version))
+        if found is None:
+            if len(self._counted_spans) >= _MAX_CACHED_RESOURCES:
+                self._counted_spans.clear()
+            found = self._counted_spans[(service, version)] = CountedSpan(service, version)
+        return found
 
     def _resolve(self, key: tuple[str | bytes, ...]) -> tuple[str, int | None, str | None]:
         """Endpoint, HTTP status and record-level version from a span's wanted raw attributes."""
@@ -190,8 +231,13 @@ class ProtoDecoder:
 
     def logs(self, payload: bytes) -> list[LogEvent]:
         """Every log record of a LogsData; raises protobuf's DecodeError on bad bytes."""
-        out: list[LogEvent] = []
-        append = out.append
+        return cast(list[LogEvent], self.log_batch(payload).events)
+
+    def log_batch(self, payload: bytes) -> DecodedBatch:
+        """The log records of a LogsData as a batch; raises protobuf's DecodeError."""
+        entries: list[Entry] = []
+        append = entries.append
+        origins: dict[tuple[str, str | None], int] = {}
         version_keys = self.version_keys
         for rl in LogsData.FromString(payload).resource_logs:
             service, resource_version = resource_identity(rl.resource.attributes, version_keys)
@@ -204,11 +250,13 @@ class ProtoDecoder:
                     text = body.string_value
                     if not text and body.WhichOneof("value") != "string_value":
                         text = as_text(any_value(body))
-                    append(LogEvent(
-                        service, version, r.time_unix_nano or r.observed_time_unix_nano,
-                        severity_of(r.severity_number, r.severity_text), text,
-                        r.trace_id.hex(), r.span_id.hex()))
-        return out
+                    at = r.time_unix_nano or r.observed_time_unix_nano
+                    origin = (service, version)
+                    origins[origin] = origins.get(origin, 0) + 1
+                    append((at, LogEvent(
+                        service, version, at, severity_of(r.severity_number, r.severity_text),
+                        text, r.trace_id.hex(), r.span_id.hex())))
+        return DecodedBatch(entries, latest(entries), origins, spans=False)
 
 
 def _exceptions(raw_events: Iterable[bytes]) -> tuple[ExceptionRecord, ...]:

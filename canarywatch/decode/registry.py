@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from canarywatch.config import Config
 from canarywatch.decode.base import Decoder
+from canarywatch.decode.batch import DecodedBatch, batch_of
 from canarywatch.decode.lines import JsonLineDecoder, TextLineDecoder
 from canarywatch.decode.otlp import OtlpDecoder
 from canarywatch.errors import ConfigError, DecodeError
@@ -83,6 +84,22 @@ class Decoders:
         else:
             self.spans += len(events)
         return events
+
+    def decode_batch(self, record: Record) -> DecodedBatch:
+        """Like :meth:`decode`, as a batch in which the OTLP decoder only counts the spans
+        analysis does not read (see :mod:`canarywatch.decode.batch`)."""
+        if record.error is not None:
+            raise DecodeError(record.origin, record.error)
+        decoder = self._decoder(record)
+        if isinstance(decoder, OtlpDecoder):
+            batch = decoder.decode_batch(record)
+        else:
+            batch = batch_of(decoder.decode(record))
+        if batch.spans:
+            self.spans += len(batch.entries)
+        else:
+            self.logs += len(batch.entries)
+        return batch
 
     def decode_or_skip(self, record: Record) -> Sequence[Event]:
         """Like :meth:`decode`, but a malformed record is counted, logged and skipped."""

@@ -39,7 +39,7 @@ def test_tarone_ignores_tests_that_cannot_reach_significance() -> None:
 
 def test_rollback_needs_persistence_consecutive_failing_looks() -> None:
     """One failing look continues; the second in a row rolls back with failed reasons."""
-    bad = [_result("GET /cart", 1e-12)]
+    bad = [_result("GET /cart", 1e-5)]
     first, state = _look(bad, LookState())
     assert first.action is Action.CONTINUE and state.streak == 1
     second, state = _look(bad, state)
@@ -49,9 +49,9 @@ def test_rollback_needs_persistence_consecutive_failing_looks() -> None:
 
 def test_a_healthy_look_resets_the_streak() -> None:
     """A failing look followed by a healthy one starts the count again."""
-    _, state = _look([_result("a", 1e-12)], LookState())
+    _, state = _look([_result("a", 1e-5)], LookState())
     _, state = _look([_result("a", 0.4)], state)
-    verdict, state = _look([_result("a", 1e-12)], state)
+    verdict, state = _look([_result("a", 1e-5)], state)
     assert verdict.action is Action.CONTINUE and state.streak == 1
 
 
@@ -80,6 +80,16 @@ def test_rollback_is_sticky() -> None:
     """After a rollback, healthy looks return the same rollback verdict."""
     state = LookState()
     for _ in range(2):
-        verdict, state = _look([_result("a", 1e-12)], state)
+        verdict, state = _look([_result("a", 1e-5)], state)
     again, state = _look([_result("a", 0.9)], state)
     assert again == verdict and again.action is Action.ROLLBACK
+
+
+def test_overwhelming_evidence_rolls_back_on_the_first_look() -> None:
+    """A p-value far below the threshold (x immediate_factor) needs no second look."""
+    config = AnalysisConfig(immediate_factor=0.01)
+    threshold, _ = tarone_threshold([0.0], look_alpha(config))
+    verdict, _ = _look([_result("a", threshold * 0.001)], LookState(), config)
+    assert verdict.action is Action.ROLLBACK
+    verdict, _ = _look([_result("a", threshold * 0.5)], LookState(), config)
+    assert verdict.action is Action.CONTINUE

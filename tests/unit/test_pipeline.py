@@ -1,0 +1,120 @@
+"""Pipeline: the fast path (spans analysis does not read are only counted) changes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from canarywatch.config import Config, validate
+from canarywatch.metrics import create_metrics
+from canarywatch.pipeline import Pipeline
+from canarywatch.sim import Fault, Scenario, generate_batches
+from canarywatch.sources.base import PayloadKind, Record
+
+SCENARIO = Scenario(duration_s=90.0, rps=30.0, canary_share=0.3, seed=11, faults=(
+    Fault("new_error", start_s=20.0, endpoint="GET /cart", magnitude=0.4),))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    changes: list[dict[str, object]]
+    final: list[dict[str, object]]
+    counts: dict[str, int]
+    metrics: list[tuple[str, tuple[tuple[str, str], ...], float]]
+    traffic: dict[str, dict[str, int]]
+
+
+@pytest.fixture(scope="module")
+def records() -> list[Record]:
+    """Collector batches of the scenario, some held back past the lateness allowance."""
+    made = [Record(p, k, f"sim:{i}")
+            for i, (k, p) in enumerate(generate_batches(SCENARIO, batch_spans=100))]
+    late = made[10::17]
+    on_time = [r for r in made if r not in late]
+    # Each late record arrives 30 records after its turn: well behind the watermark.
+    for n, record in enumerate(late):
+        on_time.insert(min(len(on_time), 10 + 17 * n + 30), record)
+    assert sorted(r.origin for r in on_time) == sorted(r.origin for r in made)
+    return on_time
+
+
+def config() -> Config:
+    return validate({"analysis": {"evaluation_interval_s": 3}})
+
+
+def outcome(pipeline: Pipeline, registry: CollectorRegistry) -> Outcome:
+    result = pipeline.finish()
+    samples = sorted((s.name, tuple(sorted(s.labels.items())), s.value)
+                     for metric in registry.collect() for s in metric.samples
+                     if not s.name.endswith("_created"))
+    cohorts = pipeline.snapshot()["cohorts"]["counts"]
+    return Outcome([v.to_json() for v in result.changes], [v.to_json() for v in result.final],
+                   result.counts.to_json(), samples, cohorts)
+
+
+def run_full(records: list[Record]) -> Outcome:
+    """The reference: every span materialised (``decode`` + ``feed_events``)."""
+    registry = CollectorRegistry()
+    pipeline = Pipeline(config(), metrics=create_metrics(registry))
+    for record in records:
+        pipeline.feed_events(pipeline.decode(record))
+    return outcome(pipeline, registry)
+
+
+def test_fast_path_gives_the_same_verdicts_counts_and_metrics(records: list[Record]) -> None:
+    """feed() (counted spans) and feed_events(decode()) agree on everything observable."""
+    registry = CollectorRegistry()
+    pipeline = Pipeline(config(), metrics=create_metrics(registry))
+    for record in records:
+        pipeline.feed(record)
+    fast = outcome(pipeline, registry)
+    full = run_full(records)
+    assert fast == full
+    assert any(c["action"] == "rollback" for c in fast.changes)
+    spans = sum(1 for r in records if r.kind is PayloadKind.OTLP_SPANS)
+    assert spans and fast.counts["spans"] > 0 and fast.counts["logs"] > 0
+
+
+def test_fast_path_materialises_only_entry_spans(records: list[Record]) -> None:
+    """The simulated CLIENT child spans reach the pipeline as counts only."""
+    pipeline = Pipeline(config())
+    span_records = [r for r in records if r.kind is PayloadKind.OTLP_SPANS]
+    batches = [pipeline.decode_batch(r) for r in span_records]
+    entries = sum(len(b.entries) for b in batches)
+    materialised = sum(len(b.events) for b in batches)
+    assert entries == sum(len(pipeline.decode(r)) for r in span_records)
+    assert 0 < materialised < entries
+    assert all(ev.is_entry or ev.exceptions for b in batches for ev in b.events
+               if hasattr(ev, "is_entry"))
+
+
+def test_snapshot_with_pending_counted_spans_resumes_exactly(records: list[Record]) -> None:
+    """A snapshot taken mid-stream (counted spans still pending) restores to the same end."""
+    registry = CollectorRegistry()
+    first = Pipeline(config())
+    half = len(records) // 2
+    for record in records[:half]:
+        first.feed(record)
+    snapshot = json.loads(json.dumps(first.snapshot()))
+    assert any(e["t"] == "counted_span" for e in snapshot["pending"])
+    resumed = Pipeline(config(), metrics=create_metrics(registry))
+    resumed.restore(snapshot)
+    for record in records[half:]:
+        resumed.feed(record)
+    result = resumed.finish()
+    full = run_full(records)
+    resumed_changes = [v.to_json() for v in result.changes]
+    assert resumed_changes == full.changes[len(full.changes) - len(resumed_changes):]
+    assert [v.to_json() for v in result.final] == full.final
+    assert result.counts.to_json() == full.counts
+
+
+def test_malformed_record_is_counted_and_skipped() -> None:
+    """A record that is not OTLP is rejected on the fast path too, and the pipeline goes on."""
+    pipeline = Pipeline(Config())
+    pipeline.feed(Record(b"\x0a\xff\xff", PayloadKind.OTLP_SPANS, "bad:1"))
+    assert pipeline.counts.rejected == 1
+    assert pipeline.finish().counts.spans == 0
