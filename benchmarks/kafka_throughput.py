@@ -8,7 +8,12 @@ topic per signal, then measure, each in a fresh process so peak RSS is the consu
 - bare:  kafka-python polling the spans topic, no decoding (messages/s, MB/s);
 - spans: the daemon's loop (KafkaSource -> decode -> pipeline -> state saves + commits) on the
          spans topic, spans/s;
-- logs:  the same on the logs topic, log lines/s.
+- logs:  the same on the logs topic, log lines/s;
+- spans, no Kafka: decode + pipeline on the same payloads held in memory (at most 600k
+         spans), to show what the Kafka path itself costs.
+
+Half the simulated spans are SERVER spans (each request has one CLIENT child); the pipeline
+materialises and analyses those, and only counts CLIENT/INTERNAL spans without events.
 
 Targets (issue 5): >= 300,000 spans/s and >= 50,000 log lines/s per process, peak RSS under
 500 MB after 5 million events. Usage::
@@ -34,6 +39,7 @@ from typing import Any
 
 SCENARIO_S = 20.0
 SCENARIO_RPS = 1000.0
+PIPELINE_ONLY_SPANS = 600_000  # payloads held in memory for the no-Kafka row
 
 
 def _shift(message: Any, kind: str, shift_ns: int) -> bytes:
@@ -171,6 +177,22 @@ def child_agent(bootstrap: str, topic: str, kind: str, messages: int) -> dict[st
             "rss_mb": _peak_rss_mb(), "state_saves": saves}
 
 
+def child_pipeline(spans: int) -> dict[str, float]:
+    """Decode + pipeline on the same payloads without Kafka: what the Kafka path costs."""
+    from canarywatch.config import Config
+    from canarywatch.pipeline import Pipeline
+    from canarywatch.sources.base import PayloadKind, Record
+
+    records = [Record(payload, PayloadKind.OTLP_SPANS, f"bench:{i}")
+               for i, (payload, _) in enumerate(_payloads("spans", spans))]
+    pipeline = Pipeline(Config())
+    started = time.perf_counter()
+    for record in records:
+        pipeline.feed(record)
+    result = pipeline.finish()
+    return {"items": result.counts.spans, "seconds": time.perf_counter() - started}
+
+
 def _run_child(*argv: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--child", *argv], check=True,
                          capture_output=True, text=True)
@@ -190,6 +212,8 @@ def main() -> int:
         mode, bootstrap, topic, *rest = args.child
         if mode == "bare":
             print(json.dumps(child_bare(bootstrap, topic, int(rest[0]))))
+        elif mode == "pipeline":
+            print(json.dumps(child_pipeline(int(rest[0]))))
         else:
             print(json.dumps(child_agent(bootstrap, topic, rest[0], int(rest[1]))))
         return 0
@@ -216,6 +240,7 @@ def main() -> int:
         bare = _run_child("bare", bootstrap, spans_topic, str(s_msgs))
         spans = _run_child("agent", bootstrap, spans_topic, "spans", str(s_msgs))
         logs = _run_child("agent", bootstrap, logs_topic, "logs", str(l_msgs))
+        alone = _run_child("pipeline", "-", "-", str(min(args.spans, PIPELINE_ONLY_SPANS)))
     finally:
         if broker is not None:
             broker.stop()
@@ -226,13 +251,17 @@ def main() -> int:
         ("canarywatch spans", f"{spans['items'] / spans['seconds']:,.0f} spans/s",
          f"{spans['items']:,.0f} spans in {spans['seconds']:.1f}s, "
          f"{spans['state_saves']:.0f} state saves", spans["rss_mb"], ">= 300,000 spans/s"),
+        ("canarywatch spans, no Kafka", f"{alone['items'] / alone['seconds']:,.0f} spans/s",
+         f"{alone['items']:,.0f} spans in {alone['seconds']:.1f}s: decode + pipeline only",
+         None, "-"),
         ("canarywatch logs", f"{logs['items'] / logs['seconds']:,.0f} lines/s",
          f"{logs['items']:,.0f} lines in {logs['seconds']:.1f}s, "
          f"{logs['state_saves']:.0f} state saves", logs["rss_mb"], ">= 50,000 lines/s"),
     ]
     print(f"\n{'measurement':34} {'rate':>18}  {'peak RSS':>9}  {'target':20} detail")
     for name, rate, detail, rss, target in rows:
-        print(f"{name:34} {rate:>18}  {rss:>6.0f} MB  {target:20} {detail}")
+        shown = f"{rss:>6.0f} MB" if rss is not None else f"{'-':>9}"
+        print(f"{name:34} {rate:>18}  {shown}  {target:20} {detail}")
     return 0
 
 

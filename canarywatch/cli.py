@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from canarywatch import __version__, config as config_mod
+from canarywatch import __version__
+from canarywatch import config as config_mod
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.errors import CanarywatchError, ConfigError
 
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path)
+
+    sub.add_parser("default-config", help="print the default config as commented YAML")
 
     run = sub.add_parser("run", help="run the daemon: consume Kafka, serve verdicts")
     _add_common(run)
@@ -169,6 +172,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_default_config(args: argparse.Namespace) -> int:
+    from canarywatch.configdoc import render_defaults
+
+    sys.stdout.write(render_defaults())
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from canarywatch.daemon import run_daemon
 
@@ -192,7 +202,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"replay": cmd_replay, "templates": cmd_templates,
-             "check-config": cmd_check_config, "run": cmd_run, "demo": cmd_demo}
+             "check-config": cmd_check_config, "default-config": cmd_default_config,
+             "run": cmd_run, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -116,7 +117,8 @@ class AnalysisConfig(_Model):
     # Every test also runs on this recent part of the window, so a fault that began late is
     # judged undiluted by the healthy minutes before it; 0 turns the second window off.
     recent_window_s: float = Field(default=60.0, ge=0)
-    # Minimum canary requests before any rollback may be called for a rate or latency signal.
+    # Minimum requests of each cohort on an endpoint, inside the window, before its error-rate
+    # or latency test may fail the canary (below it the verdict stays `continue`).
     min_requests: int = Field(default=30, gt=0)
     # Minimum canary occurrences of a template before it can fail the canary.
     min_template_count: int = Field(default=5, gt=0)
@@ -150,6 +152,14 @@ class AnalysisConfig(_Model):
     log_join_wait_s: float = Field(default=30.0, gt=0)
     # At most this many reasons on a verdict (failing ones first).
     max_reasons: int = Field(default=10, gt=0)
+
+    @field_validator("recent_window_s", "bucket_s")
+    @classmethod
+    def _inside_window(cls, value: float, info: ValidationInfo) -> float:
+        window_s = info.data.get("window_s")
+        if window_s is not None and value >= window_s and value > 0:
+            raise ValueError(f"must be below window_s ({window_s})")
+        return value
 
 
 class SecurityConfig(_Model):

@@ -40,7 +40,8 @@ class DecodeError(CanarywatchError):
 class DeliveryError(CanarywatchError):
     """A webhook delivery attempt failed; ``retry_after_s`` is the receiver's hint, if any."""
 
-    def __init__(self, status: int | None, message: str, retry_after_s: float | None = None) -> None:
+    def __init__(self, status: int | None, message: str,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(f"HTTP {status}: {message}" if status is not None else message)
         self.status = status
         self.retry_after_s = retry_after_s

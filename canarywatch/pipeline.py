@@ -109,6 +109,9 @@ class PendingEntries:
         ready: list[list[Entry]] = []
         keep: list[list[Entry]] = []
         for run in self._runs:
+            if run[0][0] > cutoff:  # most runs: batches arrive roughly in time order
+                keep.append(run)
+                continue
             split = bisect_right(run, cutoff, key=_TIME)
             if split == len(run):
                 ready.append(run)

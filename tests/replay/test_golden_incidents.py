@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 from canarywatch.sim import Fault, Scenario
-from typing import Any
 
 Replay = Any
 

@@ -67,3 +67,24 @@ def test_config_is_frozen() -> None:
     cfg = config.Config()
     with pytest.raises(Exception, match="frozen"):
         cfg.state_dir = "x"  # type: ignore[misc]
+
+
+def test_example_config_is_the_rendered_defaults() -> None:
+    """config/canarywatch.yaml is exactly what `canarywatch default-config` prints."""
+    from canarywatch.configdoc import render_defaults
+
+    text = (REPO / "config" / "canarywatch.yaml").read_text(encoding="utf-8")
+    assert text == render_defaults(), "run: canarywatch default-config > config/canarywatch.yaml"
+
+
+def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config exits 0 for a good file and 2 naming the key for a bad one."""
+    from canarywatch.cli import main
+
+    good = tmp_path / "good.yaml"
+    good.write_text("analysis:\n  alpha: 0.05\n")
+    assert main(["check-config", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("analysis:\n  alpha: 2\n")
+    assert main(["check-config", str(bad)]) == 2
+    assert "analysis.alpha" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from canarywatch.config import Config, validate
+from canarywatch.events import SpanEvent
 from canarywatch.metrics import create_metrics
 from canarywatch.pipeline import Pipeline
 from canarywatch.sim import Fault, Scenario, generate_batches
@@ -87,8 +88,8 @@ def test_fast_path_materialises_only_entry_spans(records: list[Record]) -> None:
     materialised = sum(len(b.events) for b in batches)
     assert entries == sum(len(pipeline.decode(r)) for r in span_records)
     assert 0 < materialised < entries
-    assert all(ev.is_entry or ev.exceptions for b in batches for ev in b.events
-               if hasattr(ev, "is_entry"))
+    events = [ev for b in batches for ev in b.events]
+    assert all(isinstance(ev, SpanEvent) and (ev.is_entry or ev.exceptions) for ev in events)
 
 
 def test_snapshot_with_pending_counted_spans_resumes_exactly(records: list[Record]) -> None:

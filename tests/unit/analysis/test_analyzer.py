@@ -8,10 +8,10 @@ from synth import T0, Run, first_rollback_s
 
 from canarywatch.analysis import Analyzer
 from canarywatch.config import AnalysisConfig
-from canarywatch.events import Action, Signal
+from canarywatch.events import Action, Signal, Verdict
 
 
-def _play(run: Run, **overrides: object) -> list:
+def _play(run: Run, **overrides: object) -> list[Verdict]:
     return run.play(Analyzer(AnalysisConfig.model_validate(overrides)))
 
 

@@ -7,7 +7,7 @@ import pytest
 from canarywatch.analysis.base import SignalResult
 from canarywatch.config import AnalysisConfig
 from canarywatch.decide import Exposure, LookState, decide, look_alpha, tarone_threshold
-from canarywatch.events import Action, Reason, Signal
+from canarywatch.events import Action, Reason, Signal, Verdict
 
 ENOUGH = Exposure(canary_requests=1000, canary_logs=2000, canary_age_s=60.0)
 
@@ -19,7 +19,7 @@ def _result(key: str, p: float, *, min_p: float = 0.0, can_fail: bool = True,
 
 
 def _look(results: list[SignalResult], state: LookState, config: AnalysisConfig | None = None,
-          exposure: Exposure = ENOUGH) -> tuple:
+          exposure: Exposure = ENOUGH) -> tuple[Verdict, LookState]:
     return decide("shop", "1.0", "2.0", 10, results=results, exposure=exposure, state=state,
                   config=config or AnalysisConfig())
 

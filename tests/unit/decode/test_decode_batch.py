@@ -1,0 +1,93 @@
+"""Decoded batches: spans analysis does not read are counted, not materialised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from opentelemetry import trace
+from otel_sdk_helpers import T0, Sdk, logs_proto, traces_json, traces_proto
+
+from canarywatch.config import DEFAULT_VERSION_KEYS
+from canarywatch.decode.batch import CountedSpan, batch_of
+from canarywatch.decode.otlp import OtlpDecoder
+from canarywatch.decode.otlp_proto import ProtoDecoder
+from canarywatch.events import SpanEvent
+from canarywatch.sim import Scenario, generate_batches
+from canarywatch.sources.base import PayloadKind, Record
+
+MakeSdk = Callable[..., Sdk]
+
+
+def test_only_entry_spans_and_spans_with_events_are_materialised(sdk: MakeSdk) -> None:
+    """CLIENT/INTERNAL/PRODUCER spans without events become CountedSpans, in record order."""
+    s = sdk()
+    kinds = (trace.SpanKind.SERVER, trace.SpanKind.CLIENT, trace.SpanKind.INTERNAL,
+             trace.SpanKind.CONSUMER, trace.SpanKind.PRODUCER)
+    for i, kind in enumerate(kinds):
+        s.request(f"op{i}", {"http.route": "/r"}, start_ns=T0 + i, kind=kind)
+    client = s.tracer.start_span("SELECT", kind=trace.SpanKind.CLIENT, start_time=T0)
+    client.record_exception(ValueError("bad row"), timestamp=T0 + 5)
+    client.end(end_time=T0 + 99)
+    payload = traces_proto(s.spans)
+    batch = ProtoDecoder(DEFAULT_VERSION_KEYS).span_batch(payload)
+    full = ProtoDecoder(DEFAULT_VERSION_KEYS).spans(payload)
+    assert [t for t, _ in batch.entries] == [e.end_time_unix_nano for e in full]
+    shown = [ev.name if isinstance(ev, SpanEvent) else ev for _, ev in batch.entries]
+    counted = CountedSpan("checkout", "1.4.2")
+    assert shown == ["op0", counted, counted, "op3", counted, "SELECT"]
+    assert batch.events == [full[0], full[3], full[5]]
+    assert batch.origins == {("checkout", "1.4.2"): 6}
+    assert batch.newest_unix_nano == max(e.end_time_unix_nano for e in full) == T0 + 4 + 25_000_000
+    assert batch.spans
+
+
+def test_record_level_and_missing_versions(sdk: MakeSdk) -> None:
+    """Without a resource version, counted spans carry the record's version; an unversioned
+    span is only counted even when it is an entry span with an exception."""
+    s = sdk({"service.name": "cart"})
+    s.request("a", {"service.version": "2.1"}, kind=trace.SpanKind.CLIENT)
+    s.request("b", {"service.version": "2.1"})
+    server = s.tracer.start_span("c", kind=trace.SpanKind.SERVER, start_time=T0)
+    server.record_exception(KeyError("k"), timestamp=T0 + 1)
+    server.end(end_time=T0 + 10)
+    batch = ProtoDecoder(DEFAULT_VERSION_KEYS).span_batch(traces_proto(s.spans))
+    got = [(ev.name, ev.version) if isinstance(ev, SpanEvent) else ev
+           for _, ev in batch.entries]
+    assert got == [CountedSpan("cart", "2.1"), ("b", "2.1"), CountedSpan("cart", None)]
+    assert batch.origins == {("cart", "2.1"): 2, ("cart", None): 1}
+
+
+def test_json_and_log_batches_hold_every_event(sdk: MakeSdk) -> None:
+    """OTLP/JSON spans are all materialised; log batches carry each record with its time."""
+    s = sdk()
+    s.request("a", {}, kind=trace.SpanKind.CLIENT, duration_ns=7)
+    s.log("hello", at_ns=T0 + 3)
+    decoder = OtlpDecoder(DEFAULT_VERSION_KEYS)
+    spans = decoder.decode_batch(Record(json.dumps(traces_json(s.spans)).encode(),
+                                        PayloadKind.OTLP_ANY, "f:1"))
+    assert [(t, ev.name) for t, ev in spans.entries if isinstance(ev, SpanEvent)] == [
+        (T0 + 7, "a")]
+    logs = decoder.decode_batch(Record(logs_proto(s.logs), PayloadKind.OTLP_ANY, "f:2"))
+    assert not logs.spans
+    assert [(t, ev) for t, ev in logs.entries] == [
+        (T0 + 3, ev) for ev in decoder.decode(Record(logs_proto(s.logs),
+                                                     PayloadKind.OTLP_LOGS, "f:3"))]
+    assert logs.origins == {("checkout", "1.4.2"): 1}
+    assert batch_of(()).entries == ()
+
+
+def test_counted_spans_cover_exactly_the_non_entry_spans_of_generated_traffic() -> None:
+    """On simulated traffic the batch holds one entry per span, materialising what the full
+    path decodes for every entry span and every span with exceptions."""
+    decoder = ProtoDecoder(DEFAULT_VERSION_KEYS)
+    payloads = [p for k, p in generate_batches(Scenario(duration_s=10.0, seed=2))
+                if k is PayloadKind.OTLP_SPANS]
+    for payload in payloads:
+        full = decoder.spans_full(payload)
+        batch = decoder.span_batch(payload)
+        assert len(batch.entries) == len(full)
+        assert batch.events == [e for e in full if e.is_entry or e.exceptions]
+        assert all(ev == CountedSpan(e.service, e.version)
+                   for (_, ev), e in zip(batch.entries, full, strict=True)
+                   if isinstance(ev, CountedSpan))
