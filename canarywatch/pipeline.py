@@ -5,6 +5,11 @@ Event time drives everything: events are released in time order once the waterma
 latest event time seen) has passed them by ``lateness_s``, and the judge looks at every
 canary each ``analysis.evaluation_interval_s`` of event time. No wall clock, no I/O here:
 sources read, sinks write.
+
+``feed`` / ``feed_batch`` take the decoder's fast path: spans analysis does not read arrive as
+:class:`~canarywatch.decode.batch.CountedSpan` entries that are counted (totals, cohort
+traffic, metrics) and move the event clock exactly as the full span would, so verdicts and
+counts equal those of ``feed_events(decode(record))``.
 """
 
 from __future__ import annotations

@@ -131,17 +131,12 @@ class Analyzer:
         """Judge one canary at event time ``now_unix_nano``; a rollback stays a rollback."""
         key = (service, canary_version)
         state = self._looks.get(key, LookState())
-        if state.rollback is not None:
-            verdict, self._looks[key] = decide(
-                service, baseline_version, canary_version, now_unix_nano, results=(),
-                exposure=Exposure(0, 0, 0.0), state=state, config=self._config)
-            return verdict
         results, exposure = self.signals(service, baseline_version, canary_version,
                                          now_unix_nano, template_text)
         verdict, self._looks[key] = decide(
             service, baseline_version, canary_version, now_unix_nano, results=results,
             exposure=exposure, state=state, config=self._config)
-        if verdict.action is Action.ROLLBACK:
+        if verdict.action is Action.ROLLBACK and state.rollback is None:
             log.info("%s/%s: rollback (%s)", service, canary_version,
                      verdict.reasons[0].summary if verdict.reasons else "")
         return verdict

@@ -67,8 +67,6 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
            results: Sequence[SignalResult], exposure: Exposure, state: LookState,
            config: AnalysisConfig) -> tuple[Verdict, LookState]:
     """The verdict for this look and the judge's state for the next one."""
-    if state.rollback is not None:
-        return state.rollback, replace(state, looks=state.looks + 1)
     threshold, tests = tarone_threshold(
         [r.min_p_value for r in results if r.can_fail], look_alpha(config))
     failing = [r for r in results if r.can_fail and r.effect_ok and r.p_value <= threshold]
@@ -76,6 +74,13 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
     failed_keys = {r.key for r in failing}
     reasons = _reasons(results, failed_keys, threshold=threshold, tests=tests,
                        exposure=exposure, config=config)
+    if state.rollback is not None:
+        # Sticky: the decision and its time stand; evidence found since is added to it.
+        known = {_identity(r) for r in state.rollback.reasons}
+        new = [r for r in reasons if r.failed and _identity(r) not in known]
+        merged = (*state.rollback.reasons, *new)[: config.max_reasons]
+        kept = replace(state.rollback, reasons=merged)
+        return kept, LookState(state.looks + 1, streak, kept)
     score = _score(results, threshold)
     overwhelming = any(r.p_value <= threshold * config.immediate_factor for r in failing)
     if streak >= config.persistence or overwhelming:
@@ -133,8 +138,13 @@ def _reasons(results: Sequence[SignalResult], failed_keys: set[str], *, threshol
     seen: set[tuple[object, ...]] = set()
     unique: list[Reason] = []
     for reason in [*out, *(r.reason for r in others)]:
-        what = (reason.signal, reason.endpoint, reason.template_id, reason.failed)
+        what = (*_identity(reason), reason.failed)
         if (reason.endpoint is None and reason.template_id is None) or what not in seen:
             seen.add(what)
             unique.append(reason)
     return tuple(unique[: config.max_reasons])
+
+
+def _identity(reason: Reason) -> tuple[object, ...]:
+    """What a reason is about: its signal and its endpoint and/or template."""
+    return (reason.signal, reason.endpoint, reason.template_id)

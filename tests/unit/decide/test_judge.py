@@ -93,3 +93,14 @@ def test_overwhelming_evidence_rolls_back_on_the_first_look() -> None:
     assert verdict.action is Action.ROLLBACK
     verdict, _ = _look([_result("a", threshold * 0.5)], LookState(), config)
     assert verdict.action is Action.CONTINUE
+
+
+def test_evidence_found_after_a_rollback_is_added_to_it() -> None:
+    """After the rollback, a newly failing signal joins its reasons; action and time stand."""
+    state = LookState()
+    for _ in range(2):
+        verdict, state = _look([_result("a", 1e-5)], state)
+    later, _ = decide("shop", "1.0", "2.0", 99, results=[_result("b", 1e-5)],
+                      exposure=ENOUGH, state=state, config=AnalysisConfig())
+    assert later.action is Action.ROLLBACK and later.at_unix_nano == verdict.at_unix_nano
+    assert [r.endpoint for r in later.reasons if r.failed] == ["a", "b"]
