@@ -117,7 +117,8 @@ class AnalysisConfig(_Model):
     # Every test also runs on this recent part of the window, so a fault that began late is
     # judged undiluted by the healthy minutes before it; 0 turns the second window off.
     recent_window_s: float = Field(default=60.0, ge=0)
-    # Minimum canary requests before any rollback may be called for a rate or latency signal.
+    # Minimum requests of each cohort on an endpoint (in the window) before its error-rate or
+    # latency test may fail the canary.
     min_requests: int = Field(default=30, gt=0)
     # Minimum canary occurrences of a template before it can fail the canary.
     min_template_count: int = Field(default=5, gt=0)

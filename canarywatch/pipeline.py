@@ -160,7 +160,8 @@ class Pipeline:
         self._decoders = Decoders(config)
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
         self._templates = TemplateMiner(config.templates)
-        self._analyzer = Analyzer(config.analysis)
+        self._analyzer = Analyzer(config.analysis,
+                                  max_examples=config.templates.examples_per_template)
         self._lateness_ns = int(lateness_s * _NS)
         self._interval_ns = max(1, int(config.analysis.evaluation_interval_s * _NS))
         self._pending = PendingEntries()

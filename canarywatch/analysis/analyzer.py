@@ -76,6 +76,8 @@ class Analyzer:
         self._window(ev.service, ev.version).add_log(ev.time_unix_nano, match.template_id)
         self._attribute(self._join.line(PendingLine(
             ev.service, ev.version, ev.trace_id, ev.time_unix_nano, match.template_id)))
+        # Lines whose span never comes (a logs-only feed) must not pile up.
+        self._expire(ev.time_unix_nano)
 
     def _attribute(self, lines: list[tuple[PendingLine, str]]) -> None:
         for line, endpoint in lines:

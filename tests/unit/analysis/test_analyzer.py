@@ -140,3 +140,17 @@ def test_known_error_on_one_endpoint_is_tested_on_that_endpoint() -> None:
     assert per_endpoint
     assert {(r.template, r.endpoint) for r in per_endpoint} == {
         ("upstream failed", "POST /checkout")}
+
+
+def test_logs_without_spans_do_not_pile_up_waiting_for_their_trace() -> None:
+    """A logs-only feed (trace ids whose spans never arrive) keeps bounded join state."""
+    from canarywatch.events import LogEvent, Severity, TemplateMatch
+
+    analyzer = Analyzer(AnalysisConfig(log_join_wait_s=30.0))
+    match = TemplateMatch(1, "request served in <*> ms", False)
+    for i in range(20_000):  # 1,000 s of one line every 50 ms, each from its own trace
+        ev = LogEvent("svc", "1.0", T0 + i * 50_000_000, Severity.INFO, "served",
+                      trace_id=f"{i:032x}")
+        analyzer.observe_log(ev, match)
+    waiting = analyzer.snapshot()["join"]["pending"]
+    assert len(waiting) <= 30 * 20 + 200  # about one wait period of lines, not all 20,000
