@@ -119,3 +119,16 @@ def test_malformed_record_is_counted_and_skipped() -> None:
     pipeline.feed(Record(b"\x0a\xff\xff", PayloadKind.OTLP_SPANS, "bad:1"))
     assert pipeline.counts.rejected == 1
     assert pipeline.finish().counts.spans == 0
+
+
+def test_malformed_record_is_logged_with_its_origin_and_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A bad record is counted and its file:line appears in the log; the run goes on."""
+    pipeline = Pipeline(Config())
+    with caplog.at_level("WARNING", logger="canarywatch.pipeline"):
+        pipeline.feed(Record(b"{not json", PayloadKind.OTLP_ANY, "traces.jsonl:42"))
+        pipeline.feed(Record(b"\x0a\xff\xff", PayloadKind.OTLP_SPANS, "otlp_spans:0:17"))
+    assert pipeline.counts.rejected == 2
+    assert "traces.jsonl:42" in caplog.text
+    assert "otlp_spans:0:17" in caplog.text
+    assert pipeline.finish().counts.rejected == 2
