@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["json", "text"], default="json")
     _add_webhook_flags(run)
 
+    simulate = sub.add_parser(
+        "simulate", help="write a simulated canary release as collector file-exporter files")
+    simulate.add_argument("out_dir", type=Path, metavar="DIR")
+    simulate.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                          help="KIND[@START_S][:ENDPOINT][=MAGNITUDE], e.g. "
+                               "'new_error@120:GET /cart=0.3' (repeatable; kinds: "
+                               "new_error, new_error_200, known_error_more, error_rate, latency, "
+                               "latency_all, shared_outage, reword_info, faster)")
+    simulate.add_argument("--duration-s", type=float, default=600.0)
+    simulate.add_argument("--rps", type=float, default=40.0)
+    simulate.add_argument("--canary-share", type=float, default=0.10)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--format", choices=["json", "proto"], default="json")
+    simulate.add_argument("--gzip", action="store_true")
+
     demo = sub.add_parser("demo", help="run a simulated canary with a fault end to end on a "
                                        "local broker and show the verdict")
     demo.add_argument("--log-level", default="WARNING")
@@ -195,6 +210,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_daemon(cfg)
 
 
+def parse_fault(spec: str) -> Any:
+    """``KIND[@START_S][:ENDPOINT][=MAGNITUDE]`` into a simulator Fault."""
+    from canarywatch.sim import Fault
+
+    rest, _, magnitude = spec.partition("=")
+    rest, _, endpoint = rest.partition(":")
+    kind, _, start = rest.partition("@")
+    try:
+        return Fault(kind.strip(), start_s=float(start) if start else 0.0,  # type: ignore[arg-type]
+                     endpoint=endpoint.strip() or None,
+                     magnitude=float(magnitude) if magnitude else _DEFAULT_MAGNITUDE.get(
+                         kind.strip(), 0.3))
+    except ValueError:
+        raise ConfigError("--fault", f"cannot read {spec!r}: "
+                          "KIND[@START_S][:ENDPOINT][=MAGNITUDE]") from None
+
+
+_DEFAULT_MAGNITUDE = {"latency": 2.0, "latency_all": 1.5, "faster": 0.7}
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from canarywatch.sim import Scenario, write_collector_files
+
+    scenario = Scenario(duration_s=args.duration_s, rps=args.rps,
+                        canary_share=args.canary_share, seed=args.seed,
+                        faults=tuple(parse_fault(f) for f in args.fault))
+    for path in write_collector_files(scenario, args.out_dir, fmt=args.format, gzip=args.gzip):
+        print(path)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from canarywatch.demo import run_demo
 
@@ -203,7 +249,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"replay": cmd_replay, "templates": cmd_templates,
              "check-config": cmd_check_config, "default-config": cmd_default_config,
-             "run": cmd_run, "demo": cmd_demo}
+             "run": cmd_run, "simulate": cmd_simulate, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

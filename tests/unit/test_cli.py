@@ -62,3 +62,25 @@ def test_templates_command_prints_one_template_per_line(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["line"] for r in rows] == [1, 2, 3]
     assert rows[0]["template_id"] == rows[1]["template_id"] != rows[2]["template_id"]
+
+
+def test_fault_spec_parsing() -> None:
+    """--fault specs give the fault kind, start, endpoint and magnitude they name."""
+    from canarywatch.cli import parse_fault
+
+    fault = parse_fault("new_error@120:GET /cart=0.25")
+    assert (fault.kind, fault.start_s, fault.endpoint, fault.magnitude) == \
+        ("new_error", 120.0, "GET /cart", 0.25)
+    assert parse_fault("latency").magnitude == 2.0
+    assert parse_fault("shared_outage@30").start_s == 30.0
+
+
+def test_simulate_then_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`simulate` writes files `replay` reads; a bad fault spec exits 2 naming the flag."""
+    assert main(["simulate", str(tmp_path / "ok"), "--duration-s", "120", "--format",
+                 "proto", "--gzip"]) == 0
+    files = capsys.readouterr().out.split()
+    assert len(files) == 2 and all(f.endswith(".pb.gz") for f in files)
+    assert main(["replay", *files]) == 0
+    assert main(["simulate", str(tmp_path / "bad"), "--fault", "latency@soon"]) == 2
+    assert "--fault" in capsys.readouterr().err
