@@ -14,17 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 GROWTH = 1.04
-_LOG_GROWTH = math.log(GROWTH)
+LOG_GROWTH = math.log(GROWTH)
 # Values at or below this many milliseconds share the lowest bucket.
 MIN_MS = 0.001
-_MIN_INDEX = math.floor(math.log(MIN_MS) / _LOG_GROWTH)
+MIN_INDEX = math.floor(math.log(MIN_MS) / LOG_GROWTH)
 
 
 def bucket_of(value_ms: float) -> int:
     """The bucket index of a duration in milliseconds."""
     if value_ms <= MIN_MS:
-        return _MIN_INDEX
-    return math.floor(math.log(value_ms) / _LOG_GROWTH)
+        return MIN_INDEX
+    return math.floor(math.log(value_ms) / LOG_GROWTH)
 
 
 def bucket_mid_ms(index: int) -> float:

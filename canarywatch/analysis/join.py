@@ -59,9 +59,12 @@ class TraceJoin:
         if not trace_id:
             return []
         key = (service, trace_id)
-        self._recent[key] = endpoint
-        if len(self._recent) > self._max_recent:
-            self._recent.popitem(last=False)
+        recent = self._recent
+        recent[key] = endpoint
+        if len(recent) > self._max_recent:
+            recent.popitem(last=False)
+        if not self._pending:  # a spans-only feed: nothing ever waits
+            return []
         waiting = self._pending.pop(key, None)
         return [(line, endpoint) for line in waiting] if waiting else []
 

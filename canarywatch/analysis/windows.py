@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import floor, log
 from typing import Any
 
-from canarywatch.analysis.histogram import Histogram
+from canarywatch.analysis.histogram import LOG_GROWTH, MIN_INDEX, MIN_MS, Histogram
 
 EXAMPLES = 3  # trace ids kept per endpoint and slot: the slowest, and the latest errors
 
@@ -125,26 +126,54 @@ class VersionWindow:
         self._slots: dict[int, Slot] = {}
         self._newest = -1
         self.first_seen_unix_nano: int | None = None
+        # The slot most events go to (the current bucket), to skip the dict lookup.
+        self._hot_index = -1
+        self._hot: Slot | None = None
 
     def _slot(self, t_unix_nano: int) -> Slot:
-        if self.first_seen_unix_nano is None or t_unix_nano < self.first_seen_unix_nano:
+        first = self.first_seen_unix_nano
+        if first is None or t_unix_nano < first:
             self.first_seen_unix_nano = t_unix_nano
         index = t_unix_nano // self._bucket_ns
+        if index == self._hot_index and self._hot is not None:
+            return self._hot
         slot = self._slots.get(index)
         if slot is None:
             slot = self._slots[index] = Slot()
             if index > self._newest:
                 self._newest = index
                 self.evict(index - self._keep)
+        self._hot_index, self._hot = index, slot
         return slot
 
     def add_span(self, t_unix_nano: int, endpoint: str, is_error: bool, duration_ms: float,
                  trace_id: str = "") -> None:
-        slot = self._slot(t_unix_nano)
+        """One request of ``endpoint``: :meth:`EndpointCounts.add` written out, as this runs
+        once per SERVER span."""
+        slot = self._hot
+        first = self.first_seen_unix_nano
+        if (slot is None or first is None or t_unix_nano < first
+                or t_unix_nano // self._bucket_ns != self._hot_index):
+            slot = self._slot(t_unix_nano)
         counts = slot.endpoints.get(endpoint)
         if counts is None:
             counts = slot.endpoints[endpoint] = EndpointCounts()
-        counts.add(is_error, duration_ms, trace_id)
+        counts.requests += 1
+        latency = counts.latency
+        index = MIN_INDEX if duration_ms <= MIN_MS else floor(log(duration_ms) / LOG_GROWTH)
+        buckets = latency.counts
+        buckets[index] = buckets.get(index, 0) + 1
+        latency.total += 1
+        if is_error:
+            counts.errors += 1
+            if trace_id:
+                counts.error_traces = [*counts.error_traces[1 - EXAMPLES:], trace_id]
+        if trace_id:
+            slowest = counts.slowest
+            if len(slowest) < EXAMPLES or duration_ms > slowest[-1][0]:
+                slowest = sorted([*slowest, (duration_ms, trace_id)], reverse=True)
+                del slowest[EXAMPLES:]
+                counts.slowest = slowest
 
     def add_log(self, t_unix_nano: int, template_id: int) -> None:
         slot = self._slot(t_unix_nano)
@@ -162,6 +191,8 @@ class VersionWindow:
     def evict(self, before_index: int) -> None:
         for index in [i for i in self._slots if i < before_index]:
             del self._slots[index]
+        if self._hot_index < before_index:
+            self._hot_index, self._hot = -1, None
 
     def summary(self, start_unix_nano: int, end_unix_nano: int) -> Summary:
         """Merge the slots whose bucket starts in ``[start, end)``."""
