@@ -205,6 +205,17 @@ class KafkaConfig(_Model):
             return tuple(s.strip() for s in value.split(",") if s.strip())
         return value
 
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one HOST:PORT")
+        for server in value:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not HOST:PORT")
+        return value
+
 
 class RetryConfig(_Model):
     max_attempts: int = Field(default=12, gt=0)

@@ -88,3 +88,10 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text("analysis:\n  alpha: 2\n")
     assert main(["check-config", str(bad)]) == 2
     assert "analysis.alpha" in capsys.readouterr().err
+
+
+def test_bootstrap_servers_must_be_host_port() -> None:
+    """A broker address without a port is refused before the daemon starts waiting on it."""
+    with pytest.raises(ConfigError) as info:
+        config.validate({"kafka": {"bootstrap_servers": "kafka"}})
+    assert info.value.key == "kafka.bootstrap_servers"
