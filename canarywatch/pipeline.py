@@ -15,11 +15,8 @@ counts equal those of ``feed_events(decode(record))``.
 from __future__ import annotations
 
 import logging
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
 from typing import Any, Protocol
 
 from canarywatch.analysis import Analyzer
@@ -37,6 +34,7 @@ from canarywatch.decode.batch import (
 from canarywatch.errors import DecodeError
 from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, Verdict
 from canarywatch.metrics import Metrics
+from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
 from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
-_TIME = itemgetter(0)  # of an Entry
 _LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
 
 
@@ -80,70 +77,6 @@ class ReplayResult:
     def summary_json(self) -> dict[str, object]:
         return {"type": "summary", "verdicts": [v.to_json() for v in self.final],
                 "events": self.counts.to_json()}
-
-
-class PendingEntries:
-    """Entries waiting for the watermark, released in time order.
-
-    Kept as runs, one per fed batch, each sorted by time: a release sorts only what it
-    releases instead of everything pending. Entries of equal time come out in the order they
-    were fed. ``head`` is the entry the release check looks at: the earliest one left by the
-    last release, else the first one fed since.
-    """
-
-    _MAX_RUNS = 64  # more runs than this are merged into one
-
-    def __init__(self, entries: Sequence[Entry] = ()) -> None:
-        self._runs: list[list[Entry]] = []
-        self.head: Entry | None = None
-        self.add(entries)
-
-    def add(self, entries: Sequence[Entry]) -> None:
-        if not entries:
-            return
-        if self.head is None:
-            self.head = entries[0]
-        run = list(entries)
-        run.sort(key=_TIME)
-        self._runs.append(run)
-        if len(self._runs) > self._MAX_RUNS:
-            self._runs = [self._merged(self._runs)]
-
-    def take_until(self, cutoff: int) -> list[Entry]:
-        """Remove and return, in time order, every entry at or before ``cutoff``."""
-        ready: list[list[Entry]] = []
-        keep: list[list[Entry]] = []
-        for run in self._runs:
-            if run[0][0] > cutoff:  # most runs: batches arrive roughly in time order
-                keep.append(run)
-                continue
-            split = bisect_right(run, cutoff, key=_TIME)
-            if split == len(run):
-                ready.append(run)
-            elif split:
-                ready.append(run[:split])
-                keep.append(run[split:])
-            else:
-                keep.append(run)
-        self._runs = keep
-        self.head = min((run[0] for run in keep), key=_TIME) if keep else None
-        if len(ready) == 1:
-            return ready[0]
-        return self._merged(ready)
-
-    def entries(self) -> list[Entry]:
-        """Everything pending, ``head`` first, then in release order."""
-        merged = self._merged(self._runs)
-        head = self.head
-        if head is None:
-            return merged
-        return [head, *(e for e in merged if e is not head)]
-
-    @staticmethod
-    def _merged(runs: list[list[Entry]]) -> list[Entry]:
-        out = list(chain.from_iterable(runs))
-        out.sort(key=_TIME)  # stable: equal times keep run order, i.e. the order fed
-        return out
 
 
 class Pipeline:
