@@ -194,6 +194,9 @@ class KafkaConfig(_Model):
     heartbeat_interval_ms: int = Field(default=3000, gt=0)
     max_poll_interval_ms: int = Field(default=300000, gt=0)
     max_poll_records: int = Field(default=2000, gt=0)
+    # How often topic metadata is refreshed: a topic created (or re-created by a broker that
+    # came back empty) after the agent subscribed is picked up within this time.
+    metadata_max_age_ms: int = Field(default=30000, gt=0)
     # Offsets are committed after state is saved, at most this often.
     commit_interval_s: float = Field(default=5.0, gt=0)
     security: SecurityConfig = Field(default_factory=SecurityConfig)

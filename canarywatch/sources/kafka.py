@@ -140,6 +140,7 @@ class KafkaSource:
             "heartbeat_interval_ms": config.heartbeat_interval_ms,
             "max_poll_interval_ms": config.max_poll_interval_ms,
             "max_poll_records": config.max_poll_records,
+            "metadata_max_age_ms": config.metadata_max_age_ms,
             "request_timeout_ms": max(5000, config.session_timeout_ms + 1000),
             "reconnect_backoff_max_ms": 5000,
             # start() gives up after this; the daemon retries, checking for a stop request.

@@ -23,7 +23,7 @@ KAFKA_ENV = "CANARYWATCH_TEST_KAFKA"
 
 # Group timeouts that make a join take ~3 s instead of ~23 s.
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
-              "max_poll_interval_ms": 10000}
+              "max_poll_interval_ms": 10000, "metadata_max_age_ms": 2000}
 
 
 def skip_or_fail(reason: str) -> None:

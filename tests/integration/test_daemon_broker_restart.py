@@ -121,8 +121,13 @@ def test_killed_broker_restarted_empty_agent_rejoins_and_reads_the_new_log(
                                                         incident.logs[half:])}
         harness.until(lambda: agent.metric_sum("canarywatch_broker_connected") == 1, 60,
                       "broker_connected back to 1")
-        harness.until(lambda: all((kafka_kit.committed(t) or 0) >= e for t, e in ends.items()),
-                      90, "the second half committed on the new broker")
+        try:
+            harness.until(
+                lambda: all((kafka_kit.committed(t) or 0) >= e for t, e in ends.items()),
+                90, "the second half committed on the new broker")
+        except BaseException:
+            print(agent.log_text()[-6000:])  # shown by pytest with the failure
+            raise
         assert agent.verdict_actions().get(("checkout", "1.5.0")) == "rollback"
         # Logged once per outage, not once per retry (a busy machine can see the restarting
         # broker refuse a second connection before it serves).
