@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
@@ -20,6 +21,8 @@ from canarywatch.decode.otlp_proto import ProtoDecoder
 from canarywatch.errors import DecodeError
 from canarywatch.events import Event
 from canarywatch.sources.base import PayloadKind, Record
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +71,12 @@ class OtlpDecoder:
         payload = record.payload
         if record.error is not None or not payload or is_json(payload):
             return batch_of(self.decode(record))
-        kind = record.kind
-        try:
-            if kind is PayloadKind.OTLP_ANY:
-                kind = sniff_proto(payload)
-            if kind is PayloadKind.OTLP_SPANS:
-                return self.proto.span_batch(payload)
-            if kind is PayloadKind.OTLP_LOGS:
-                return self.proto.log_batch(payload)
-        except ProtobufDecodeError as exc:
-            raise DecodeError(record.origin, f"not a valid otlp_proto message: {exc}") from None
-        raise DecodeError(record.origin, f"the OTLP decoder cannot read {kind.value} records")
+        proto = self.proto
+        return _read_proto(payload, record.kind, record.origin,
+                           proto.span_batch, proto.log_batch)
 
     def _decode_proto(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
-        try:
-            if kind is PayloadKind.OTLP_ANY:
-                kind = sniff_proto(payload)
-            if kind is PayloadKind.OTLP_SPANS:
-                return self.proto.spans(payload)
-            if kind is PayloadKind.OTLP_LOGS:
-                return self.proto.logs(payload)
-        except ProtobufDecodeError as exc:
-            raise DecodeError(origin, f"not a valid otlp_proto message: {exc}") from None
-        raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
+        return _read_proto(payload, kind, origin, self.proto.spans, self.proto.logs)
 
     def _decode_json(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
         try:
@@ -173,3 +159,19 @@ def sniff_proto(payload: bytes) -> PayloadKind:
                     if (number, wire) in _LOG_ONLY:
                         return PayloadKind.OTLP_LOGS
     return PayloadKind.OTLP_SPANS
+
+
+def _read_proto(payload: bytes, kind: PayloadKind, origin: str,
+                spans: Callable[[bytes], _T], logs: Callable[[bytes], _T]) -> _T:
+    """Read an otlp_proto payload with ``spans`` or ``logs`` by its kind (sniffed for
+    OTLP_ANY); a bad message or a kind OTLP cannot hold is a DecodeError for ``origin``."""
+    try:
+        if kind is PayloadKind.OTLP_ANY:
+            kind = sniff_proto(payload)
+        if kind is PayloadKind.OTLP_SPANS:
+            return spans(payload)
+        if kind is PayloadKind.OTLP_LOGS:
+            return logs(payload)
+    except ProtobufDecodeError as exc:
+        raise DecodeError(origin, f"not a valid otlp_proto message: {exc}") from None
+    raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
