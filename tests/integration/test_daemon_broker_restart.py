@@ -31,6 +31,14 @@ pytestmark = [
 ]
 
 
+def _produce_half(kafka_kit: Any, incident: Any, *, first: bool) -> dict[str, int]:
+    """Produce the first or second half of the incident; the records written per topic."""
+    half = len(incident.spans) // 2
+    part = slice(None, half) if first else slice(half, None)
+    return {kafka_kit.spans_topic: kafka_kit.produce(kafka_kit.spans_topic, incident.spans[part]),
+            kafka_kit.logs_topic: kafka_kit.produce(kafka_kit.logs_topic, incident.logs[part])}
+
+
 class Outage:
     """A TCP forwarder that can drop every connection and refuse new ones, then come back."""
 
@@ -99,11 +107,7 @@ def test_killed_broker_restarted_empty_agent_rejoins_and_reads_the_new_log(
     try:
         kafka_kit.bootstrap = broker.bootstrap_servers
         kafka_kit.create()
-        half = len(incident.spans) // 2
-        ends = {kafka_kit.spans_topic: kafka_kit.produce(kafka_kit.spans_topic,
-                                                         incident.spans[:half]),
-                kafka_kit.logs_topic: kafka_kit.produce(kafka_kit.logs_topic,
-                                                        incident.logs[:half])}
+        ends = _produce_half(kafka_kit, incident, first=True)
         state_dir = tmp_path / "state"
         agent = harness.agent(kafka_kit.write_config(
             kafka_kit.config_data(state_dir, commit_interval_s=1.0)))
@@ -115,10 +119,7 @@ def test_killed_broker_restarted_empty_agent_rejoins_and_reads_the_new_log(
         assert agent.get_json("/healthz")[0] == 200
         broker.start()
         kafka_kit.create()  # a new, empty log: the old offsets mean nothing there
-        ends = {kafka_kit.spans_topic: kafka_kit.produce(kafka_kit.spans_topic,
-                                                         incident.spans[half:]),
-                kafka_kit.logs_topic: kafka_kit.produce(kafka_kit.logs_topic,
-                                                        incident.logs[half:])}
+        ends = _produce_half(kafka_kit, incident, first=False)
         harness.until(lambda: agent.metric_sum("canarywatch_broker_connected") == 1, 60,
                       "broker_connected back to 1")
         try:
@@ -151,11 +152,7 @@ def test_unreachable_broker_comes_back_and_every_event_counts_once(
     try:
         kafka_kit.bootstrap = f"127.0.0.1:{public}"
         kafka_kit.create()
-        half = len(incident.spans) // 2
-        ends = {kafka_kit.spans_topic: kafka_kit.produce(kafka_kit.spans_topic,
-                                                         incident.spans[:half]),
-                kafka_kit.logs_topic: kafka_kit.produce(kafka_kit.logs_topic,
-                                                        incident.logs[:half])}
+        ends = _produce_half(kafka_kit, incident, first=True)
         state_dir = tmp_path / "state"
         agent = harness.agent(kafka_kit.write_config(
             kafka_kit.config_data(state_dir, commit_interval_s=1.0, max_poll_records=20)))
@@ -165,10 +162,8 @@ def test_unreachable_broker_comes_back_and_every_event_counts_once(
         harness.until(lambda: agent.metric_sum("canarywatch_broker_connected") == 0, 30,
                       "broker_connected to drop to 0")
         outage.up()
-        ends[kafka_kit.spans_topic] += kafka_kit.produce(kafka_kit.spans_topic,
-                                                         incident.spans[half:])
-        ends[kafka_kit.logs_topic] += kafka_kit.produce(kafka_kit.logs_topic,
-                                                        incident.logs[half:])
+        for topic, end in _produce_half(kafka_kit, incident, first=False).items():
+            ends[topic] += end
         harness.until(lambda: all((kafka_kit.committed(t) or 0) >= e for t, e in ends.items()), 90,
                       "offsets committed up to the end")
         assert agent.verdict_actions().get(("checkout", "1.5.0")) == "rollback"
