@@ -42,14 +42,15 @@ class CohortResolver:
         self._baseline: dict[str, str] = {}
         self.unversioned = 0
 
-    def observe(self, service: str, version: str | None) -> None:
+    def observe(self, service: str, version: str | None, n: int = 1) -> None:
+        """Count ``n`` events of ``service`` at ``version``."""
         if version is None:
-            self.unversioned += 1
+            self.unversioned += n
             return
         versions = self._counts.get(service)
         if versions is None:
             versions = self._counts[service] = {}
-        versions[version] = versions.get(version, 0) + 1
+        versions[version] = versions.get(version, 0) + n
 
     def services(self) -> list[str]:
         return list(self._counts)

@@ -161,6 +161,11 @@ class AnalysisConfig(_Model):
             raise ValueError(f"must be below window_s ({window_s})")
         return value
 
+    @property
+    def evaluation_interval_ns(self) -> int:
+        """The judge's look interval in ns: looks happen at its multiples of event time."""
+        return max(1, int(self.evaluation_interval_s * 1_000_000_000))
+
 
 class SecurityConfig(_Model):
     protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

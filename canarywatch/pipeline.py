@@ -6,10 +6,10 @@ latest event time seen) has passed them by ``lateness_s``, and the judge looks a
 canary each ``analysis.evaluation_interval_s`` of event time. No wall clock, no I/O here:
 sources read, sinks write.
 
-``feed`` / ``feed_batch`` take the decoder's fast path: spans analysis does not read arrive as
-:class:`~canarywatch.decode.batch.CountedSpan` entries that are counted (totals, cohort
-traffic, metrics) and move the event clock exactly as the full span would, so verdicts and
-counts equal those of ``feed_events(decode(record))``.
+``feed`` / ``feed_batch`` take the decoder's fast path: spans analysis does not read arrive
+grouped in :class:`~canarywatch.decode.batch.CountedSpan` entries that are counted (totals,
+cohort traffic, metrics) and move the event clock as the spans would, so verdicts and counts
+equal those of ``feed_events(decode(record))``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Pipeline:
         self._analyzer = Analyzer(config.analysis,
                                   max_examples=config.templates.examples_per_template)
         self._lateness_ns = int(lateness_s * _NS)
-        self._interval_ns = max(1, int(config.analysis.evaluation_interval_s * _NS))
+        self._interval_ns = config.analysis.evaluation_interval_ns
         self._pending = PendingEntries()
         self._watermark = 0
         self._released_to = 0  # every event at or before this time has been processed
@@ -201,13 +201,16 @@ class Pipeline:
                     self._tick(t)
                     next_eval = self._next_eval
                 if isinstance(ev, CountedSpan):
-                    spans += 1
-                    observe(ev.service, ev.version)
+                    n = ev.count
+                    spans += n
+                    observe(ev.service, ev.version, n)
                     if ev.version is None:
-                        unversioned += 1
+                        unversioned += n
                         continue
                     key = ("span", ev.service, ev.version)
-                elif isinstance(ev, SpanEvent):
+                    tally[key] = tally_get(key, 0) + n
+                    continue
+                if isinstance(ev, SpanEvent):
                     spans += 1
                     observe(ev.service, ev.version)
                     if ev.version is None:
@@ -325,12 +328,14 @@ class Pipeline:
 
 def _entry_to_json(t: int, ev: Event | CountedSpan) -> dict[str, Any]:
     if isinstance(ev, CountedSpan):
-        return {"t": _COUNTED_SPAN, "service": ev.service, "version": ev.version, "end": t}
+        return {"t": _COUNTED_SPAN, "service": ev.service, "version": ev.version, "end": t,
+                "count": ev.count}
     return event_to_json(ev)
 
 
 def _entry_from_json(data: dict[str, Any]) -> Entry:
     if data["t"] == _COUNTED_SPAN:
-        return int(data["end"]), CountedSpan(data["service"], data["version"])
+        return int(data["end"]), CountedSpan(data["service"], data["version"],
+                                             int(data.get("count", 1)))
     ev = event_from_json(data)
     return event_time(ev), ev

@@ -3,12 +3,14 @@
 A request's log lines are usually written before its SERVER span ends, so they wait here
 until the span arrives (or ``wait_ns`` of event time passes, when they are released without
 an endpoint). Lines that come after their span (exceptions recorded on it) find the endpoint
-in a bounded map of recently ended spans. Memory is bounded by the traffic of ``wait_ns``.
+among recently ended spans: the last ``max_recent`` to ``2 x max_recent`` of them, kept as two
+generations of plain dicts (the newer is looked at first; when it is full, it becomes the older
+and the older is dropped), which costs one dict store per span instead of LRU bookkeeping.
+Memory is bounded by the traffic of ``wait_ns``.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +43,8 @@ class TraceJoin:
         self._wait_ns = wait_ns
         self._max_recent = max_recent
         self._pending: dict[tuple[str, str], list[PendingLine]] = {}
-        self._recent: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._recent: dict[tuple[str, str], str] = {}
+        self._older: dict[tuple[str, str], str] = {}
 
     def line(self, line: PendingLine) -> list[tuple[PendingLine, str]]:
         """Lines whose endpoint is known now: this one if its span already ended, else none."""
@@ -49,6 +52,8 @@ class TraceJoin:
             return [(line, NO_ENDPOINT)]
         key = (line.service, line.trace_id)
         endpoint = self._recent.get(key)
+        if endpoint is None:
+            endpoint = self._older.get(key)
         if endpoint is not None:
             return [(line, endpoint)]
         self._pending.setdefault(key, []).append(line)
@@ -61,8 +66,8 @@ class TraceJoin:
         key = (service, trace_id)
         recent = self._recent
         recent[key] = endpoint
-        if len(recent) > self._max_recent:
-            recent.popitem(last=False)
+        if len(recent) >= self._max_recent:
+            self._older, self._recent = recent, {}
         if not self._pending:  # a spans-only feed: nothing ever waits
             return []
         waiting = self._pending.pop(key, None)
@@ -78,6 +83,7 @@ class TraceJoin:
 
     def to_json(self) -> dict[str, Any]:
         return {"pending": [x.to_json() for lines in self._pending.values() for x in lines],
+                "older": [[s, t, e] for (s, t), e in self._older.items()],
                 "recent": [[s, t, e] for (s, t), e in self._recent.items()]}
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -85,5 +91,5 @@ class TraceJoin:
         for raw in data.get("pending", []):
             line = PendingLine.from_json(raw)
             self._pending.setdefault((line.service, line.trace_id), []).append(line)
-        self._recent = OrderedDict(((str(s), str(t)), str(e))
-                                   for s, t, e in data.get("recent", []))
+        self._older = {(str(s), str(t)): str(e) for s, t, e in data.get("older", [])}
+        self._recent = {(str(s), str(t)): str(e) for s, t, e in data.get("recent", [])}

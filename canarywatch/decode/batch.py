@@ -3,9 +3,12 @@ that only need counting.
 
 Analysis looks at SERVER / CONSUMER spans (and at recorded exceptions); every other span only
 counts: in the span totals, in its version's traffic and, through its end time, in the event
-clock. The OTLP protobuf decoder does not build a :class:`SpanEvent` for such a span; it puts
-a :class:`CountedSpan` (one shared object per service and version) in the span's place, so
-the pipeline counts it and moves time exactly as it would for the full event.
+clock. The OTLP protobuf decoder does not build a :class:`SpanEvent` for such a span. It
+counts them instead: the spans of one (service, version) whose end times fall in the same
+``group_ns`` of event time become one :class:`CountedSpan` entry carrying their number, placed
+at the end time of the first of them. ``group_ns`` divides the judge's evaluation interval, so
+every evaluation sees exactly the traffic it would have seen had each span been fed alone; the
+batch's ``newest_unix_nano`` still covers every span.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from canarywatch.events import Event, SpanEvent
 
 @dataclass(frozen=True, slots=True)
 class CountedSpan:
-    """Stands for a span of ``service`` at ``version`` that nothing but the counts needs."""
+    """Stands for ``count`` spans of ``service`` at ``version`` that only need counting."""
 
     service: str
     version: str | None
+    count: int = 1
 
 
 Entry = tuple[int, Event | CountedSpan]
@@ -34,14 +38,20 @@ Entry = tuple[int, Event | CountedSpan]
 class DecodedBatch:
     """One record's events in record order.
 
-    ``entries`` holds every span and log record of the record; ``newest_unix_nano`` is the
-    latest entry time (0 when empty); ``origins`` counts the entries per (service, version).
+    ``entries`` holds every span and log record of the record (counted spans grouped, see
+    above); ``newest_unix_nano`` is the latest span end or record time (0 when empty);
+    ``origins`` counts the spans or records per (service, version).
     """
 
     entries: Sequence[Entry]
     newest_unix_nano: int
     origins: dict[tuple[str, str | None], int]
     spans: bool  # True: the entries are spans (materialised or counted), else log records
+
+    @property
+    def items(self) -> int:
+        """How many spans or log records the batch stands for."""
+        return sum(self.origins.values())
 
     @property
     def events(self) -> list[Event]:

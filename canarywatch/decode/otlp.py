@@ -41,8 +41,8 @@ def is_json(payload: bytes) -> bool:
 class OtlpDecoder:
     """Decodes OTLP records of kind OTLP_SPANS, OTLP_LOGS and OTLP_ANY into events."""
 
-    def __init__(self, version_keys: Sequence[str]) -> None:
-        self.proto = ProtoDecoder(version_keys)
+    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1) -> None:
+        self.proto = ProtoDecoder(version_keys, count_group_ns)
         self.json = JsonDecoder(version_keys)
 
     def decode(self, record: Record) -> Sequence[Event]:

@@ -71,8 +71,13 @@ def resource_identity(attributes: Iterable[Any],
 class ProtoDecoder:
     """Decodes otlp_proto payloads; one instance per pipeline (it caches resources, names)."""
 
-    def __init__(self, version_keys: Sequence[str]) -> None:
+    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1) -> None:
+        """``count_group_ns``: counted spans are grouped per this much event time (see
+        :mod:`canarywatch.decode.batch`); it must divide the evaluation interval."""
+        if count_group_ns < 1:
+            raise ValueError("count_group_ns must be at least 1")
         self.version_keys = tuple(version_keys)
+        self._group_ns = count_group_ns
         self._prefixes = {key_prefix(k): slot for k, slot in SPAN_ATTRIBUTE_SLOTS.items()}
         self._prefixes_with_versions = {
             key_prefix(k): slot for k, slot in slots_with_versions(self.version_keys).items()}
@@ -104,8 +109,9 @@ class ProtoDecoder:
             return self.spans_full(payload)
 
     def span_batch(self, payload: bytes) -> DecodedBatch:
-        """Like :meth:`spans`, but a span analysis does not look at becomes a CountedSpan:
-        one that is neither SERVER nor CONSUMER and has no span events, or has no version."""
+        """Like :meth:`spans`, but the spans analysis does not look at are only counted (in
+        CountedSpan entries): those neither SERVER nor CONSUMER without span events, and
+        those without a version."""
         try:
             return self._spans_lean(payload, count_only=True)
         except (IndexError, UnicodeDecodeError):
@@ -146,6 +152,11 @@ class ProtoDecoder:
         entries: list[Entry] = []
         append = entries.append
         origins: dict[tuple[str, str | None], int] = {}
+        # Counted spans of a resource version: time group -> [entry index, spans, newest end].
+        groups: dict[int, list[int]] = {}
+        every_group: list[tuple[CountedSpan, dict[int, list[int]]]] = []
+        group_ns = self._group_ns
+        newest = 0
         kinds, unspecified = _KINDS, SpanKind.UNSPECIFIED
         event, resolved, resolve = span_event, self._resolved, self._resolve
         counted = self._counted
@@ -155,6 +166,9 @@ class ProtoDecoder:
                       else self._prefixes_with_versions).get
             bare = (counted(service, resource_version)
                     if count_only and resource_version is not None else None)
+            if bare is not None:
+                groups = {}
+                every_group.append((bare, groups))
             for ss in rs.scope_spans:
                 spans = ss.spans
                 if resource_version is not None:
@@ -165,8 +179,17 @@ class ProtoDecoder:
                     kind = s.kind
                     events = s.events
                     if bare is not None and kind not in _ENTRY_KINDS and not events:
-                        append((end, bare))
+                        group = groups.get(end // group_ns)
+                        if group is None:
+                            groups[end // group_ns] = [len(entries), 1, end]
+                            append((end, bare))
+                        else:
+                            group[1] += 1
+                            if end > group[2]:
+                                group[2] = end
                         continue
+                    if end > newest:
+                        newest = end
                     name = s.name
                     # The wanted attributes, still raw, with the name: the key of what they mean.
                     key = (name, *[raw for raw in s.attributes
@@ -192,7 +215,14 @@ class ProtoDecoder:
                         (status or 0) >= 500 or (bool(raw_status) and status_is_error(raw_status)),
                         status, s.trace_id.hex(), s.span_id.hex(),
                         _exceptions(events) if events else ())))
-        return DecodedBatch(entries, latest(entries), origins, spans=True)
+        for bare, groups in every_group:
+            for index, n, last in groups.values():
+                if last > newest:
+                    newest = last
+                if n > 1:
+                    entries[index] = (entries[index][0],
+                                      CountedSpan(bare.service, bare.version, n))
+        return DecodedBatch(entries, newest, origins, spans=True)
 
     def _counted(self, service: str, version: str | None) -> CountedSpan:
         """The one CountedSpan of (service, version)."""

@@ -20,7 +20,8 @@ DecoderFactory = Callable[[Config], Decoder]
 
 # Plug-in names (as ``kafka.extra_log_topics[].format`` and file kinds name them).
 DECODERS: dict[str, DecoderFactory] = {
-    "otlp": lambda config: OtlpDecoder(config.cohorts.version_keys),
+    "otlp": lambda config: OtlpDecoder(config.cohorts.version_keys,
+                                       count_group_ns=config.analysis.evaluation_interval_ns),
     "json": lambda config: JsonLineDecoder.from_config(config.logs),
     "text": lambda config: TextLineDecoder.from_config(config.logs),
 }
@@ -96,9 +97,9 @@ class Decoders:
         else:
             batch = batch_of(decoder.decode(record))
         if batch.spans:
-            self.spans += len(batch.entries)
+            self.spans += batch.items
         else:
-            self.logs += len(batch.entries)
+            self.logs += batch.items
         return batch
 
     def decode_or_skip(self, record: Record) -> Sequence[Event]:

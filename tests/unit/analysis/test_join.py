@@ -46,3 +46,28 @@ def test_join_state_round_trips() -> None:
     copy.restore(join.to_json())
     assert [e for _, e in copy.span("shop", "t4", "GET /y")] == ["GET /y"]
     assert [e for _, e in copy.line(_line("t5", 2))] == ["GET /x"]
+
+
+def test_recent_spans_are_remembered_for_at_least_max_recent_spans() -> None:
+    """A late line finds any of the last ``max_recent`` spans, and the memory stays bounded."""
+    join = TraceJoin(wait_ns=30 * S, max_recent=4)
+    for i in range(11):
+        join.span("shop", f"s{i}", f"GET /{i}")
+    for i in range(7, 11):  # the last max_recent spans are always found
+        assert [e for _, e in join.line(_line(f"s{i}", 20))] == [f"GET /{i}"]
+    assert join.line(_line("s0", 20)) == []  # long gone: the line waits instead
+    remembered = join.to_json()
+    assert len(remembered["older"]) + len(remembered["recent"]) <= 2 * 4
+
+
+def test_restored_join_forgets_the_same_spans_as_the_original() -> None:
+    """Both generations round-trip, so a restarted agent evicts exactly as one never stopped."""
+    join = TraceJoin(wait_ns=30 * S, max_recent=4)
+    for i in range(6):
+        join.span("shop", f"s{i}", f"GET /{i}")
+    copy = TraceJoin(wait_ns=30 * S, max_recent=4)
+    copy.restore(join.to_json())
+    for i in range(6, 9):
+        join.span("shop", f"s{i}", f"GET /{i}")
+        copy.span("shop", f"s{i}", f"GET /{i}")
+    assert copy.to_json() == join.to_json()

@@ -91,3 +91,23 @@ def test_counted_spans_cover_exactly_the_non_entry_spans_of_generated_traffic() 
         assert all(ev == CountedSpan(e.service, e.version)
                    for (_, ev), e in zip(batch.entries, full, strict=True)
                    if isinstance(ev, CountedSpan))
+
+
+def test_counted_spans_are_grouped_per_time_group_at_their_first_end(sdk: MakeSdk) -> None:
+    """Counted spans of one version ending in the same group become one entry with their
+    number, at the first one's end; a group boundary splits them; newest covers them all."""
+    s = sdk()
+    group_ns = 1_000_000_000
+    base = (T0 // group_ns + 1) * group_ns  # a group boundary
+    ends = [base - 300, base - 200, base - 100, base + 50, base + 900]
+    for end in ends:
+        span = s.tracer.start_span("SELECT", kind=trace.SpanKind.CLIENT, start_time=end - 10)
+        span.end(end_time=end)
+    s.request("GET /x", {"http.route": "/x"}, start_ns=base - 250, kind=trace.SpanKind.SERVER,
+              duration_ns=10)
+    batch = ProtoDecoder(DEFAULT_VERSION_KEYS, count_group_ns=group_ns).span_batch(
+        traces_proto(s.spans))
+    got = [(t, ev.count if isinstance(ev, CountedSpan) else ev.name) for t, ev in batch.entries]
+    assert sorted(got) == [(base - 300, 3), (base - 240, "GET /x"), (base + 50, 2)]
+    assert batch.items == 6 and batch.origins == {("checkout", "1.4.2"): 6}
+    assert batch.newest_unix_nano == base + 900
