@@ -185,10 +185,10 @@ class ProtoDecoder:
                             append((end, bare))
                         else:
                             group[1] += 1
-                            if end > group[2]:
+                            if end > group[2]:  # noqa: PLR1730 (cheaper than max() here)
                                 group[2] = end
                         continue
-                    if end > newest:
+                    if end > newest:  # noqa: PLR1730 (cheaper than max() here)
                         newest = end
                     name = s.name
                     # The wanted attributes, still raw, with the name: the key of what they mean.
@@ -217,8 +217,7 @@ class ProtoDecoder:
                         _exceptions(events) if events else ())))
         for bare, groups in every_group:
             for index, n, last in groups.values():
-                if last > newest:
-                    newest = last
+                newest = max(newest, last)
                 if n > 1:
                     entries[index] = (entries[index][0],
                                       CountedSpan(bare.service, bare.version, n))
