@@ -186,54 +186,63 @@ class Pipeline:
 
     def _process(self, ready: Sequence[Entry]) -> None:
         """Fold time-ordered entries into cohorts, templates and analysis, evaluating at every
-        interval boundary first passed."""
-        observe = self._cohorts.observe
+        interval boundary first passed.
+
+        Events are counted per (kind, service, version) here and the counts moved to the
+        totals, the cohort traffic and the metrics tally before each look and at the end: the
+        same counts at every look as counting each event as it passes, one call fewer each.
+        """
         observe_span = self._analyzer.observe_span
         observe_log = self._analyzer.observe_log
         match = self._templates.match
-        tally = self._tally
-        tally_get = tally.get
+        seen: dict[tuple[str, str, str | None], int] = {}
+        seen_get = seen.get
         next_eval = self._next_eval
-        spans = logs = unversioned = 0
         try:
             for t, ev in ready:
                 if t >= next_eval:
+                    self._count(seen)
                     self._tick(t)
                     next_eval = self._next_eval
                 if isinstance(ev, CountedSpan):
-                    n = ev.count
-                    spans += n
-                    observe(ev.service, ev.version, n)
-                    if ev.version is None:
-                        unversioned += n
-                        continue
                     key = ("span", ev.service, ev.version)
-                    tally[key] = tally_get(key, 0) + n
+                    seen[key] = seen_get(key, 0) + ev.count
                     continue
                 if isinstance(ev, SpanEvent):
-                    spans += 1
-                    observe(ev.service, ev.version)
+                    key = ("span", ev.service, ev.version)
+                    seen[key] = seen_get(key, 0) + 1
                     if ev.version is None:
-                        unversioned += 1
                         continue
                     observe_span(ev)
                     if ev.exceptions:
                         self._span_exceptions(ev, ev.version)
-                    key = ("span", ev.service, ev.version)
                 else:
-                    logs += 1
-                    observe(ev.service, ev.version)
+                    key = ("log", ev.service, ev.version)
+                    seen[key] = seen_get(key, 0) + 1
                     if ev.version is None:
-                        unversioned += 1
                         continue
                     observe_log(ev, match(ev.service, ev.body))
-                    key = ("log", ev.service, ev.version)
-                tally[key] = tally_get(key, 0) + 1
         finally:
-            counts = self.counts
-            counts.spans += spans
-            counts.logs += logs
-            counts.unversioned += unversioned
+            self._count(seen)
+
+    def _count(self, seen: dict[tuple[str, str, str | None], int]) -> None:
+        """Move events counted by :meth:`_process` to the totals, cohorts and metrics tally
+        (in first-seen order, which the cohorts keep); empties ``seen``."""
+        observe = self._cohorts.observe
+        counts = self.counts
+        tally = self._tally
+        for (kind, service, version), n in seen.items():
+            observe(service, version, n)
+            if kind == "span":
+                counts.spans += n
+            else:
+                counts.logs += n
+            if version is None:
+                counts.unversioned += n
+            else:
+                key = (kind, service, version)
+                tally[key] = tally.get(key, 0) + n
+        seen.clear()
 
     def _span_exceptions(self, ev: SpanEvent, version: str) -> None:
         """A span's recorded exceptions count as ERROR log lines of its service."""

@@ -34,12 +34,7 @@ from canarywatch.decode.common import (
     slots_with_versions,
 )
 from canarywatch.decode.fastbuild import span_event
-from canarywatch.decode.otlp_lite import (
-    LiteTracesData,
-    attribute_value,
-    key_prefix,
-    status_is_error,
-)
+from canarywatch.decode.otlp_lite import LiteTracesData, any_value_raw, status_is_error
 from canarywatch.events import ExceptionRecord, LogEvent, SpanEvent, SpanKind
 
 _KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
@@ -78,13 +73,14 @@ class ProtoDecoder:
             raise ValueError("count_group_ns must be at least 1")
         self.version_keys = tuple(version_keys)
         self._group_ns = count_group_ns
-        self._prefixes = {key_prefix(k): slot for k, slot in SPAN_ATTRIBUTE_SLOTS.items()}
-        self._prefixes_with_versions = {
-            key_prefix(k): slot for k, slot in slots_with_versions(self.version_keys).items()}
         self._slots = slots_with_versions(self.version_keys)
+        # The attribute keys looked up on a span, in order of preference per slot; the
+        # version keys only when the resource has no version.
+        self._keys = tuple(SPAN_ATTRIBUTE_SLOTS)
+        self._keys_with_versions = tuple(self._slots)
         self._endpoints = EndpointNames()
         self._resources: dict[bytes, tuple[str, str | None]] = {}
-        self._resolved: dict[tuple[str | bytes, ...],
+        self._resolved: dict[tuple[str | bytes | None, ...],
                              tuple[str, int | None, str | None]] = {}
         self._counted_spans: dict[tuple[str, str | None], CountedSpan] = {}
 
@@ -120,16 +116,17 @@ class ProtoDecoder:
     def spans_full(self, payload: bytes) -> list[SpanEvent]:
         """The same as :meth:`spans` through the full OTLP classes (slower, the reference)."""
         out: list[SpanEvent] = []
+        slots = self._slots
         for rs in TracesData.FromString(payload).resource_spans:
             service, resource_version = resource_identity(rs.resource.attributes,
                                                           self.version_keys)
             for ss in rs.scope_spans:
                 for s in ss.spans:
+                    present = {kv.key: kv.value for kv in s.attributes if kv.key in slots}
                     values: dict[int, object] = {}
-                    for kv in s.attributes:
-                        slot = self._slots.get(kv.key)
-                        if slot is not None and slot not in values:
-                            values[slot] = any_value(kv.value)
+                    for key in slots:  # the first key of a slot wins; a repeated key: its last
+                        if key in present and slots[key] not in values:
+                            values[slots[key]] = any_value(present[key])
                     version = resource_version
                     if version is None:
                         ranked = sorted(k for k in values
@@ -162,8 +159,7 @@ class ProtoDecoder:
         counted = self._counted
         for rs in LiteTracesData.FromString(payload).resource_spans:
             service, resource_version = self._resource(rs.resource)
-            wanted = (self._prefixes if resource_version is not None
-                      else self._prefixes_with_versions).get
+            lookups = self._keys if resource_version is not None else self._keys_with_versions
             bare = (counted(service, resource_version)
                     if count_only and resource_version is not None else None)
             if bare is not None:
@@ -191,9 +187,9 @@ class ProtoDecoder:
                     if end > newest:  # noqa: PLR1730 (cheaper than max() here)
                         newest = end
                     name = s.name
-                    # The wanted attributes, still raw, with the name: the key of what they mean.
-                    key = (name, *[raw for raw in s.attributes
-                                   if wanted(raw[:raw[1] + 2]) is not None])
+                    # The wanted attribute values, still raw, with the name: the key of what
+                    # they mean.
+                    key = (name, *map(s.attributes.get, lookups))
                     meaning = resolved.get(key)
                     if meaning is None:
                         meaning = resolve(key)
@@ -232,22 +228,26 @@ class ProtoDecoder:
             found = self._counted_spans[(service, version)] = CountedSpan(service, version)
         return found
 
-    def _resolve(self, key: tuple[str | bytes, ...]) -> tuple[str, int | None, str | None]:
-        """Endpoint, HTTP status and record-level version from a span's wanted raw attributes."""
-        name, raws = str(key[0]), cast(tuple[bytes, ...], key[1:])
+    def _resolve(self, key: tuple[str | bytes | None, ...],
+                 ) -> tuple[str, int | None, str | None]:
+        """Endpoint, HTTP status and record-level version from a span's name and the raw
+        values of the looked-up attribute keys (None where absent)."""
+        name, raws = str(key[0]), key[1:]
+        lookups = self._keys if len(raws) == len(self._keys) else self._keys_with_versions
         texts: dict[int, str] = {}
         status: int | None = None
         version: str | None = None
-        version_rank = 1 << 30
-        for raw in raws:
-            slot = self._prefixes_with_versions[raw[:raw[1] + 2]]
-            value = attribute_value(raw)
+        for attribute, raw in zip(lookups, raws, strict=True):
+            if raw is None:
+                continue
+            slot = self._slots[attribute]
+            value = any_value_raw(cast(bytes, raw))
             if slot == STATUS:
                 status = as_status(value) if status is None else status
             elif slot >= VERSION_SLOT:
                 text = as_text(value)
-                if text and slot - VERSION_SLOT < version_rank:
-                    version, version_rank = text, slot - VERSION_SLOT
+                if text and version is None:  # lookups hold version keys in rank order
+                    version = text
             elif isinstance(value, str):
                 texts.setdefault(slot, value)
         meaning = (self._endpoints.name(texts.get(METHOD), texts.get(ROUTE),
