@@ -2,12 +2,14 @@
 
 One run: start a local Tansu (or use CANARYWATCH_BENCH_KAFKA=host:port), produce collector-
 sized OTLP batches made by the real OpenTelemetry SDK (a 20 s scenario at 1,000 req/s,
-repeated with shifted timestamps until the wanted volume is reached) into one single-partition
-topic per signal, then measure, each in a fresh process so peak RSS is the consumer's own:
+repeated with shifted timestamps until the wanted volume is reached) into single-partition
+topics: the spans twice, uncompressed and zstd-compressed (as ``config/otel-collector.yaml``
+has the collector write them), and the logs uncompressed. Then measure, each in a fresh
+process so peak RSS is the consumer's own:
 
-- bare:  kafka-python polling the spans topic, no decoding (messages/s, MB/s);
-- spans: the daemon's loop (KafkaSource -> decode -> pipeline -> state saves + commits) on the
-         spans topic, spans/s;
+- bare:  kafka-python polling a spans topic, no decoding (messages/s, MB/s), per topic;
+- spans: the daemon's loop (KafkaSource -> decode -> pipeline -> state saves + commits) on
+         each spans topic, spans/s;
 - logs:  the same on the logs topic, log lines/s;
 - spans, no Kafka: decode + pipeline on the same payloads held in memory (at most 600k
          spans), to show what the Kafka path itself costs.
@@ -15,10 +17,14 @@ topic per signal, then measure, each in a fresh process so peak RSS is the consu
 Half the simulated spans are SERVER spans (each request has one CLIENT child); the pipeline
 materialises and analyses those, and only counts CLIENT/INTERNAL spans without events.
 
+Why two spans topics: kafka-python reads the network in Python (4 KB receives, several
+copies of every fetched byte, under the GIL the analysis needs too), which costs ~0.8 us per
+uncompressed span here; compressed fetches are several times smaller and are inflated in C.
+
 Targets (issue 5): >= 300,000 spans/s and >= 50,000 log lines/s per process, peak RSS under
 500 MB after 5 million events. Usage::
 
-    python benchmarks/kafka_throughput.py              # 5M spans, 1M log lines
+    python benchmarks/kafka_throughput.py              # 5M spans (per topic), 1M log lines
     python benchmarks/kafka_throughput.py --quick      # 300k spans, 100k log lines
 """
 
@@ -91,12 +97,14 @@ def _payloads(kind: str, want: int) -> Iterator[tuple[bytes, int]]:
         rep += 1
 
 
-def _produce(bootstrap: str, topic: str, kind: str, want: int) -> tuple[int, int, int]:
-    """Produce ``want`` items; returns (messages, items, bytes)."""
+def _produce(bootstrap: str, topic: str, kind: str, want: int,
+             compression: str | None = None) -> tuple[int, int, int]:
+    """Produce ``want`` items; returns (messages, items, uncompressed bytes)."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
-                             max_request_size=16 * 1024 * 1024, batch_size=1 << 20)
+                             max_request_size=16 * 1024 * 1024, batch_size=1 << 20,
+                             compression_type=compression)
     messages = items = size = 0
     for payload, n in _payloads(kind, want):
         producer.send(topic, payload)
@@ -122,6 +130,7 @@ def _peak_rss_mb() -> float:
 
 
 def child_bare(bootstrap: str, topic: str, messages: int) -> dict[str, float]:
+    """Poll ``messages`` records and touch their values (sizes are of the inflated OTLP)."""
     from kafka import KafkaConsumer
     from kafka.structs import TopicPartition
 
@@ -132,9 +141,12 @@ def child_bare(bootstrap: str, topic: str, messages: int) -> dict[str, float]:
     got = size = 0
     started = 0.0
     while got < messages:
-        for batch in consumer.poll(timeout_ms=500).values():
+        # The clock starts with the poll that returns the first records (short polls, so
+        # little of the wait before the first fetch is counted).
+        polled_at = time.perf_counter()
+        for batch in consumer.poll(timeout_ms=50).values():
             if not started:
-                started = time.perf_counter()
+                started = polled_at
             got += len(batch)
             size += sum(len(m.value) for m in batch)
     elapsed = time.perf_counter() - started
@@ -146,7 +158,7 @@ def child_agent(bootstrap: str, topic: str, kind: str, messages: int) -> dict[st
     from prometheus_client import CollectorRegistry
 
     from canarywatch import config as config_mod
-    from canarywatch.daemon import Daemon
+    from canarywatch.daemon import Daemon, tune_gc_for_streaming
     from canarywatch.metrics import create_metrics
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as state_dir:
@@ -160,12 +172,14 @@ def child_agent(bootstrap: str, topic: str, kind: str, messages: int) -> dict[st
         })
         daemon = Daemon(cfg, create_metrics(CollectorRegistry()))
         daemon.restore()
+        tune_gc_for_streaming()  # as run_daemon does
         daemon.connect()
         started = 0.0
         key = (topic, 0)
         while daemon.offsets.get(key, 0) < messages:
-            if daemon.step(500) and not started:
-                started = time.perf_counter()
+            stepped_at = time.perf_counter()  # the first records' step is counted in full
+            if daemon.step(50) and not started:
+                started = stepped_at
         with daemon.lock:
             result = daemon.pipeline.finish()
         daemon.checkpoint(final=True)
@@ -183,9 +197,12 @@ def child_pipeline(spans: int) -> dict[str, float]:
     from canarywatch.pipeline import Pipeline
     from canarywatch.sources.base import PayloadKind, Record
 
+    from canarywatch.daemon import tune_gc_for_streaming
+
     records = [Record(payload, PayloadKind.OTLP_SPANS, f"bench:{i}")
                for i, (payload, _) in enumerate(_payloads("spans", spans))]
     pipeline = Pipeline(Config())
+    tune_gc_for_streaming()  # as the agent rows
     started = time.perf_counter()
     for record in records:
         pipeline.feed(record)
@@ -229,39 +246,55 @@ def main() -> int:
         bootstrap = broker.start()
     try:
         suffix = uuid.uuid4().hex[:6]
-        spans_topic, logs_topic = f"bench-spans-{suffix}", f"bench-logs-{suffix}"
-        create_topics(bootstrap, [spans_topic, logs_topic])
+        spans_topic, zstd_topic = f"bench-spans-{suffix}", f"bench-spans-zstd-{suffix}"
+        logs_topic = f"bench-logs-{suffix}"
+        create_topics(bootstrap, [spans_topic, zstd_topic, logs_topic])
         t0 = time.perf_counter()
         s_msgs, s_items, s_bytes = _produce(bootstrap, spans_topic, "spans", args.spans)
+        z_msgs, _, _ = _produce(bootstrap, zstd_topic, "spans", args.spans, "zstd")
         l_msgs, l_items, l_bytes = _produce(bootstrap, logs_topic, "logs", args.logs)
-        print(f"produced {s_items:,} spans in {s_msgs:,} messages ({s_bytes / 1e6:.0f} MB) and "
-              f"{l_items:,} log lines in {l_msgs:,} messages ({l_bytes / 1e6:.0f} MB) "
-              f"in {time.perf_counter() - t0:.0f}s", flush=True)
+        print(f"produced {s_items:,} spans in {s_msgs:,} messages ({s_bytes / 1e6:.0f} MB) "
+              f"twice (uncompressed, zstd) and {l_items:,} log lines in {l_msgs:,} messages "
+              f"({l_bytes / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f}s", flush=True)
         bare = _run_child("bare", bootstrap, spans_topic, str(s_msgs))
+        bare_z = _run_child("bare", bootstrap, zstd_topic, str(z_msgs))
         spans = _run_child("agent", bootstrap, spans_topic, "spans", str(s_msgs))
+        spans_z = _run_child("agent", bootstrap, zstd_topic, "spans", str(z_msgs))
         logs = _run_child("agent", bootstrap, logs_topic, "logs", str(l_msgs))
         alone = _run_child("pipeline", "-", "-", str(min(args.spans, PIPELINE_ONLY_SPANS)))
     finally:
         if broker is not None:
             broker.stop()
-    rows = [
-        ("bare kafka-python (spans topic)", f"{bare['messages'] / bare['seconds']:,.0f} msg/s",
-         f"{bare['bytes'] / bare['seconds'] / 1e6:,.0f} MB/s; "
-         f"{s_items / bare['seconds']:,.0f} spans/s undecoded", bare["rss_mb"], "-"),
-        ("canarywatch spans", f"{spans['items'] / spans['seconds']:,.0f} spans/s",
-         f"{spans['items']:,.0f} spans in {spans['seconds']:.1f}s, "
-         f"{spans['state_saves']:.0f} state saves", spans["rss_mb"], ">= 300,000 spans/s"),
+
+    def bare_row(name: str, run: dict[str, float]) -> tuple[str, str, str, float, str]:
+        return (name, f"{run['messages'] / run['seconds']:,.0f} msg/s",
+                f"{run['bytes'] / run['seconds'] / 1e6:,.0f} MB/s of OTLP; "
+                f"{s_items / run['seconds']:,.0f} spans/s undecoded", run["rss_mb"], "-")
+
+    def agent_row(name: str, run: dict[str, float], unit: str,
+                  target: str) -> tuple[str, str, str, float, str]:
+        return (name, f"{run['items'] / run['seconds']:,.0f} {unit}/s",
+                f"{run['items']:,.0f} {unit} in {run['seconds']:.1f}s, "
+                f"{run['state_saves']:.0f} state saves", run["rss_mb"], target)
+
+    rows: list[tuple[str, str, str, float | None, str]] = [
+        bare_row("bare kafka-python, spans", bare),
+        bare_row("bare kafka-python, spans zstd", bare_z),
+        agent_row("canarywatch spans", spans, "spans", ">= 300,000 spans/s"),
+        agent_row("canarywatch spans zstd", spans_z, "spans", ">= 300,000 spans/s"),
         ("canarywatch spans, no Kafka", f"{alone['items'] / alone['seconds']:,.0f} spans/s",
          f"{alone['items']:,.0f} spans in {alone['seconds']:.1f}s: decode + pipeline only",
          None, "-"),
-        ("canarywatch logs", f"{logs['items'] / logs['seconds']:,.0f} lines/s",
-         f"{logs['items']:,.0f} lines in {logs['seconds']:.1f}s, "
-         f"{logs['state_saves']:.0f} state saves", logs["rss_mb"], ">= 50,000 lines/s"),
+        agent_row("canarywatch logs", logs, "lines", ">= 50,000 lines/s"),
     ]
-    print(f"\n{'measurement':34} {'rate':>18}  {'peak RSS':>9}  {'target':20} detail")
+    print(f"\n{'measurement':31} {'rate':>18}  {'peak RSS':>9}  {'target':20} detail")
     for name, rate, detail, rss, target in rows:
         shown = f"{rss:>6.0f} MB" if rss is not None else f"{'-':>9}"
-        print(f"{name:34} {rate:>18}  {shown}  {target:20} {detail}")
+        print(f"{name:31} {rate:>18}  {shown}  {target:20} {detail}")
+    ratio = spans["items"] / spans["seconds"] / (s_items / bare["seconds"])
+    ratio_z = spans_z["items"] / spans_z["seconds"] / (s_items / bare_z["seconds"])
+    print(f"\ncanarywatch spans/s as a share of bare kafka-python's undecoded spans/s: "
+          f"{ratio:.2f} uncompressed, {ratio_z:.2f} zstd")
     return 0
 
 

@@ -9,6 +9,7 @@ current batch, save, commit and exit 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_MS = 500
 # Save and commit after this many records even when commit_interval_s has not passed.
 CHECKPOINT_RECORDS = 50_000
+# Young-generation collections after this many net container allocations instead of 700:
+# the hot loop allocates and frees a few short-lived objects per event (none in cycles), so
+# Python's default collected every few hundred spans for nothing (~5% of the loop's time).
+GC_YOUNG_THRESHOLD = 20_000
 START_RETRY_MAX_S = 30.0
 
 
@@ -351,6 +356,17 @@ def _install_signals(daemon: Daemon) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def tune_gc_for_streaming() -> None:
+    """Prepare the process's garbage collector for the consume loop (call once, after state
+    is restored): what exists now (modules, config, restored state) moves to the permanent
+    generation so no collection walks it again, and young collections become rarer. Objects
+    still die by reference counting as before; only cyclic garbage waits longer."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 def run_daemon(config: Config, registry: CollectorRegistry | None = None,
                install_signals: bool = True) -> int:
     """``canarywatch run``: serve HTTP, consume until SIGTERM/SIGINT, exit 0."""
@@ -382,6 +398,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     log.info("serving /healthz /readyz /metrics /v1/verdicts on port %d", server.port)
     try:
         daemon.restore()
+        tune_gc_for_streaming()
         if daemon.connect():
             daemon.run()
         else:
