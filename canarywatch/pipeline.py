@@ -28,6 +28,7 @@ from canarywatch.decode.batch import (
     CountedSpan,
     DecodedBatch,
     Entry,
+    SpanRow,
     event_time,
     latest,
 )
@@ -193,6 +194,7 @@ class Pipeline:
         same counts at every look as counting each event as it passes, one call fewer each.
         """
         observe_span = self._analyzer.observe_span
+        observe_request = self._analyzer.observe_request
         observe_log = self._analyzer.observe_log
         match = self._templates.match
         seen: dict[tuple[str, str, str | None], int] = {}
@@ -204,6 +206,14 @@ class Pipeline:
                     self._count(seen)
                     self._tick(t)
                     next_eval = self._next_eval
+                if isinstance(ev, tuple):  # a SpanRow: a versioned entry span, no events
+                    (service, version, _, _, endpoint, start, end, is_error, status, trace_id,
+                     _, _) = ev
+                    key: tuple[str, str, str | None] = ("span", service, version)
+                    seen[key] = seen_get(key, 0) + 1
+                    observe_request(service, version, endpoint, start, end, is_error, status,
+                                    trace_id)
+                    continue
                 if isinstance(ev, CountedSpan):
                     key = ("span", ev.service, ev.version)
                     seen[key] = seen_get(key, 0) + ev.count
@@ -335,7 +345,9 @@ class Pipeline:
         self.counts = EventCounts(**{k: int(v) for k, v in counts.items()})
 
 
-def _entry_to_json(t: int, ev: Event | CountedSpan) -> dict[str, Any]:
+def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any]:
+    if isinstance(ev, tuple):  # a SpanRow
+        return event_to_json(SpanEvent(*ev))
     if isinstance(ev, CountedSpan):
         return {"t": _COUNTED_SPAN, "service": ev.service, "version": ev.version, "end": t,
                 "count": ev.count}

@@ -58,32 +58,35 @@ class Analyzer:
         return window
 
     def observe_span(self, ev: SpanEvent) -> None:
-        """Count a SERVER/CONSUMER span: one request of its endpoint.
-
-        Runs once per entry span, so ``is_entry``, ``duration_ms`` and the failure test are
-        written out here (same results, fewer calls).
-        """
+        """Count a SERVER/CONSUMER span with a version: one request of its endpoint."""
         version = ev.version
         kind = ev.kind
         if version is None or (kind is not _SERVER and kind is not _CONSUMER
                                and not ev.is_entry):
             return
-        service = ev.service
+        self.observe_request(ev.service, version, ev.endpoint, ev.start_time_unix_nano,
+                             ev.end_time_unix_nano, ev.is_error, ev.http_status, ev.trace_id)
+
+    def observe_request(self, service: str, version: str, endpoint: str,  # noqa: PLR0917
+                        start_unix_nano: int, end_unix_nano: int, is_error: bool,
+                        http_status: int | None, trace_id: str) -> None:
+        """One request (an entry span) of ``endpoint``; ``is_error``: its span status.
+
+        Runs once per entry span, so the duration and the failure test are written out
+        here (the same results as SpanEvent's properties, fewer calls).
+        """
         window = self._windows.get((service, version))
         if window is None:
             window = self._window(service, version)
-        end = ev.end_time_unix_nano
-        status = ev.http_status
-        trace_id = ev.trace_id
-        window.add_span(end, ev.endpoint,  # a failure: span status ERROR or a 5xx answer
-                        ev.is_error or (status is not None and status >= 500),
-                        max(0, end - ev.start_time_unix_nano) / 1e6, trace_id)
+        window.add_span(end_unix_nano, endpoint,  # a failure: span status ERROR or a 5xx
+                        is_error or (http_status is not None and http_status >= 500),
+                        max(0, end_unix_nano - start_unix_nano) / 1e6, trace_id)
         if trace_id:
-            waiting = self._join.span(service, trace_id, ev.endpoint)
+            waiting = self._join.span(service, trace_id, endpoint)
             if waiting:
                 self._attribute(waiting)
-        if end - self._expired_to >= self._bucket_ns:
-            self._expire(end)
+        if end_unix_nano - self._expired_to >= self._bucket_ns:
+            self._expire(end_unix_nano)
 
     def observe_log(self, ev: LogEvent, match: TemplateMatch) -> None:
         """Count one log line (or recorded exception) under its template."""

@@ -204,13 +204,19 @@ class ProtoDecoder:
                             append((end, counted(service, version)))
                             continue
                     raw_status = s.status
+                    is_error = (status or 0) >= 500 or (bool(raw_status)
+                                                        and status_is_error(raw_status))
+                    if count_only and not events:  # an entry span (has a version): a SpanRow
+                        append((end, (service, version, name,  # type: ignore[arg-type]
+                                      kinds[kind], endpoint, s.start_time_unix_nano, end,
+                                      is_error, status, s.trace_id.hex(), s.span_id.hex(),
+                                      ())))
+                        continue
                     append((end, event(
                         service, version, name,
                         kinds[kind] if 0 <= kind < 6 else unspecified, endpoint,
-                        s.start_time_unix_nano, end,
-                        (status or 0) >= 500 or (bool(raw_status) and status_is_error(raw_status)),
-                        status, s.trace_id.hex(), s.span_id.hex(),
-                        _exceptions(events) if events else ())))
+                        s.start_time_unix_nano, end, is_error, status, s.trace_id.hex(),
+                        s.span_id.hex(), _exceptions(events) if events else ())))
         for bare, groups in every_group:
             for index, n, last in groups.values():
                 newest = max(newest, last)

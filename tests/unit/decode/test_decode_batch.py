@@ -20,7 +20,8 @@ MakeSdk = Callable[..., Sdk]
 
 
 def test_only_entry_spans_and_spans_with_events_are_materialised(sdk: MakeSdk) -> None:
-    """CLIENT/INTERNAL/PRODUCER spans without events become CountedSpans, in record order."""
+    """CLIENT/INTERNAL/PRODUCER spans without events become CountedSpans, in record order;
+    entry spans without events become SpanRows (the SpanEvent's fields as a tuple)."""
     s = sdk()
     kinds = (trace.SpanKind.SERVER, trace.SpanKind.CLIENT, trace.SpanKind.INTERNAL,
              trace.SpanKind.CONSUMER, trace.SpanKind.PRODUCER)
@@ -33,9 +34,11 @@ def test_only_entry_spans_and_spans_with_events_are_materialised(sdk: MakeSdk) -
     batch = ProtoDecoder(DEFAULT_VERSION_KEYS).span_batch(payload)
     full = ProtoDecoder(DEFAULT_VERSION_KEYS).spans(payload)
     assert [t for t, _ in batch.entries] == [e.end_time_unix_nano for e in full]
-    shown = [ev.name if isinstance(ev, SpanEvent) else ev for _, ev in batch.entries]
+    shown = [ev.name if isinstance(ev, SpanEvent) else ("row", ev[2])
+             if isinstance(ev, tuple) else ev for _, ev in batch.entries]
     counted = CountedSpan("checkout", "1.4.2")
-    assert shown == ["op0", counted, counted, "op3", counted, "SELECT"]
+    assert shown == [("row", "op0"), counted, counted, ("row", "op3"), counted, "SELECT"]
+    assert SpanEvent(*batch.entries[0][1]) == full[0]
     assert batch.events == [full[0], full[3], full[5]]
     assert batch.origins == {("checkout", "1.4.2"): 6}
     assert batch.newest_unix_nano == max(e.end_time_unix_nano for e in full) == T0 + 4 + 25_000_000
@@ -52,8 +55,8 @@ def test_record_level_and_missing_versions(sdk: MakeSdk) -> None:
     server.record_exception(KeyError("k"), timestamp=T0 + 1)
     server.end(end_time=T0 + 10)
     batch = ProtoDecoder(DEFAULT_VERSION_KEYS).span_batch(traces_proto(s.spans))
-    got = [(ev.name, ev.version) if isinstance(ev, SpanEvent) else ev
-           for _, ev in batch.entries]
+    got = [(ev.name, ev.version) if isinstance(ev, SpanEvent) else (ev[2], ev[1])
+           if isinstance(ev, tuple) else ev for _, ev in batch.entries]
     assert got == [CountedSpan("cart", "2.1"), ("b", "2.1"), CountedSpan("cart", None)]
     assert batch.origins == {("cart", "2.1"): 2, ("cart", None): 1}
 
@@ -107,7 +110,7 @@ def test_counted_spans_are_grouped_per_time_group_at_their_first_end(sdk: MakeSd
               duration_ns=10)
     batch = ProtoDecoder(DEFAULT_VERSION_KEYS, count_group_ns=group_ns).span_batch(
         traces_proto(s.spans))
-    got = [(t, ev.count if isinstance(ev, CountedSpan) else ev.name) for t, ev in batch.entries]
+    got = [(t, ev.count if isinstance(ev, CountedSpan) else ev[2]) for t, ev in batch.entries]
     assert sorted(got) == [(base - 300, 3), (base - 240, "GET /x"), (base + 50, 2)]
     assert batch.items == 6 and batch.origins == {("checkout", "1.4.2"): 6}
     assert batch.newest_unix_nano == base + 900
