@@ -97,11 +97,13 @@ class JsonDecoder:
         return out
 
     def _span(self, s: Json, service: str, resource_version: str | None) -> SpanEvent:
+        slots = self._slots
+        present = {kv["key"]: kv.get("value") for kv in s.get("attributes") or ()
+                   if kv["key"] in slots}
         values: dict[int, object] = {}
-        for kv in s.get("attributes") or ():
-            slot = self._slots.get(kv["key"])
-            if slot is not None and slot not in values:
-                values[slot] = json_value(kv.get("value"))
+        for key, slot in slots.items():  # the first key of a slot wins; a repeated key: its last
+            if key in present and slot not in values:
+                values[slot] = json_value(present[key])
         version = resource_version
         if version is None:
             ranked = sorted(k for k in values if k >= VERSION_SLOT and as_text(values[k]))

@@ -42,6 +42,25 @@ _ENTRY_KINDS = frozenset({int(SpanKind.SERVER), int(SpanKind.CONSUMER)})  # what
 _MAX_CACHED_RESOURCES = 4096
 _MAX_CACHED_MEANINGS = 65536
 
+# Current HTTP semantic conventions: method, route and status code. A span of a versioned
+# resource that has all three, usable, means what they say whatever else it carries (each is
+# the preferred key of its slot and a route outranks RPC names), so three lookups key it; any
+# other span is keyed by every attribute the decoder reads.
+_HTTP_METHOD = "http.request.method"
+_HTTP_ROUTE = "http.route"
+_HTTP_STATUS = "http.response.status_code"
+_SHORT_SLOTS = (METHOD, ROUTE, STATUS)
+
+
+def _first_key_of(slot: int) -> str:
+    return next(key for key, s in SPAN_ATTRIBUTE_SLOTS.items() if s == slot)
+
+
+if tuple(map(_first_key_of, _SHORT_SLOTS)) != (_HTTP_METHOD, _HTTP_ROUTE, _HTTP_STATUS):
+    raise ImportError("SPAN_ATTRIBUTE_SLOTS no longer prefers the current HTTP keys")
+# The meaning of a short key that cannot tell (compared by identity): use the long key.
+_LONG_KEY: tuple[str, int | None, str | None] = ("", None, None)
+
 
 def versions_in(attributes: Iterable[Any], version_keys: Sequence[str]) -> str | None:
     """The first of ``version_keys`` present (non-empty) in OTLP KeyValue attributes."""
@@ -168,8 +187,8 @@ class ProtoDecoder:
             for ss in rs.scope_spans:
                 spans = ss.spans
                 if resource_version is not None:
-                    key = (service, resource_version)
-                    origins[key] = origins.get(key, 0) + len(spans)
+                    here = (service, resource_version)
+                    origins[here] = origins.get(here, 0) + len(spans)
                 for s in spans:
                     end = s.end_time_unix_nano
                     kind = s.kind
@@ -188,11 +207,24 @@ class ProtoDecoder:
                         newest = end
                     name = s.name
                     # The wanted attribute values, still raw, with the name: the key of what
-                    # they mean.
-                    key = (name, *map(s.attributes.get, lookups))
-                    meaning = resolved.get(key)
-                    if meaning is None:
-                        meaning = resolve(key)
+                    # they mean (short for a current-conventions HTTP span, see above).
+                    get = s.attributes.get
+                    method = get(_HTTP_METHOD)
+                    if method is not None and resource_version is not None:
+                        key = (name, method, get(_HTTP_ROUTE), get(_HTTP_STATUS))
+                        meaning = resolved.get(key)
+                        if meaning is None:
+                            meaning = resolve(key)
+                        if meaning is _LONG_KEY:
+                            key = (name, *map(get, lookups))
+                            meaning = resolved.get(key)
+                            if meaning is None:
+                                meaning = resolve(key)
+                    else:
+                        key = (name, *map(get, lookups))
+                        meaning = resolved.get(key)
+                        if meaning is None:
+                            meaning = resolve(key)
                     endpoint, status, version = meaning
                     if resource_version is not None:
                         version = resource_version
@@ -239,26 +271,51 @@ class ProtoDecoder:
         """Endpoint, HTTP status and record-level version from a span's name and the raw
         values of the looked-up attribute keys (None where absent)."""
         name, raws = str(key[0]), key[1:]
+        if len(raws) == len(_SHORT_SLOTS):
+            return self._remember(key, self._resolve_short(name, raws))
         lookups = self._keys if len(raws) == len(self._keys) else self._keys_with_versions
         texts: dict[int, str] = {}
         status: int | None = None
         version: str | None = None
+        taken: set[int] = set()
         for attribute, raw in zip(lookups, raws, strict=True):
-            if raw is None:
-                continue
             slot = self._slots[attribute]
+            if raw is None or slot in taken:
+                continue
             value = any_value_raw(cast(bytes, raw))
-            if slot == STATUS:
-                status = as_status(value) if status is None else status
-            elif slot >= VERSION_SLOT:
+            if slot >= VERSION_SLOT:  # the first version key with text, in rank order
                 text = as_text(value)
-                if text and version is None:  # lookups hold version keys in rank order
+                if text and version is None:
                     version = text
+                continue
+            taken.add(slot)  # the first key present decides its slot, as in spans_full
+            if slot == STATUS:
+                status = as_status(value)
             elif isinstance(value, str):
-                texts.setdefault(slot, value)
-        meaning = (self._endpoints.name(texts.get(METHOD), texts.get(ROUTE),
-                                        texts.get(RPC_SERVICE), texts.get(RPC_METHOD), name),
-                   status, version)
+                texts[slot] = value
+        return self._remember(key, (
+            self._endpoints.name(texts.get(METHOD), texts.get(ROUTE), texts.get(RPC_SERVICE),
+                                 texts.get(RPC_METHOD), name),
+            status, version))
+
+    def _resolve_short(self, name: str, raws: tuple[str | bytes | None, ...],
+                       ) -> tuple[str, int | None, str | None]:
+        """The meaning of (method, route, status), or _LONG_KEY when they cannot decide it
+        alone: one is missing or unusable, or the route is empty (RPC names would count)."""
+        method_raw, route_raw, status_raw = raws
+        if route_raw is None or status_raw is None:
+            return _LONG_KEY
+        method = any_value_raw(cast(bytes, method_raw))
+        route = any_value_raw(cast(bytes, route_raw))
+        status = as_status(any_value_raw(cast(bytes, status_raw)))
+        if not isinstance(method, str) or not isinstance(route, str) or not route \
+                or status is None:
+            return _LONG_KEY
+        return self._endpoints.name(method, route, None, None, name), status, None
+
+    def _remember(self, key: tuple[str | bytes | None, ...],
+                  meaning: tuple[str, int | None, str | None],
+                  ) -> tuple[str, int | None, str | None]:
         if len(self._resolved) >= _MAX_CACHED_MEANINGS:
             self._resolved.clear()
         self._resolved[key] = meaning

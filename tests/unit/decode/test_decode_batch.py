@@ -114,3 +114,42 @@ def test_counted_spans_are_grouped_per_time_group_at_their_first_end(sdk: MakeSd
     assert sorted(got) == [(base - 300, 3), (base - 240, "GET /x"), (base + 50, 2)]
     assert batch.items == 6 and batch.origins == {("checkout", "1.4.2"): 6}
     assert batch.newest_unix_nano == base + 900
+
+
+def test_entry_spans_mean_the_same_on_the_fast_path_whatever_attributes_they_mix(
+        sdk: MakeSdk) -> None:
+    """Endpoint, status and error of entry spans agree with the full OTLP classes for current
+    and older HTTP conventions, mixes of both, unusable values and RPC spans (the first key
+    present decides its slot); each span is decoded twice so cached meanings are checked."""
+    s = sdk()
+    cases: list[dict[str, object]] = [
+        {"http.request.method": "GET", "http.route": "/a", "http.response.status_code": 200},
+        {"http.request.method": "GET", "http.route": "/a", "http.response.status_code": 503},
+        {"http.method": "POST", "http.route": "/b", "http.status_code": 201},
+        {"http.request.method": "PUT", "http.method": "POST", "http.route": "/c",
+         "http.response.status_code": 404, "http.status_code": 500},
+        {"http.request.method": "GET", "http.route": "/d", "http.response.status_code": "x",
+         "http.status_code": 502},
+        {"http.request.method": 7, "http.method": "DELETE", "http.route": "/e",
+         "http.response.status_code": 200},
+        {"http.request.method": "GET", "http.route": "", "rpc.service": "Cart",
+         "rpc.method": "Add", "http.response.status_code": 200},
+        {"http.request.method": "GET", "http.route": "/f"},
+        {"rpc.service": "Pay", "rpc.method": "Charge"},
+        {"http.request.method": "GET", "http.route": "/g", "http.response.status_code": "503"},
+    ]
+    for attributes in cases * 2:
+        s.request("span name", attributes)
+    payload = traces_proto(s.spans)
+    decoder = ProtoDecoder(DEFAULT_VERSION_KEYS)
+    fast = decoder.span_batch(payload).events
+    slow = decoder.spans_full(payload)
+    assert fast == slow
+    as_json = OtlpDecoder(DEFAULT_VERSION_KEYS).decode(Record(
+        json.dumps(traces_json(s.spans)).encode(), PayloadKind.OTLP_SPANS, "f:1"))
+    assert as_json == slow
+    seen = [(e.endpoint, e.http_status, e.is_error) for e in slow[:len(cases)]]
+    assert seen == [("GET /a", 200, False), ("GET /a", 503, True), ("POST /b", 201, False),
+                    ("PUT /c", 404, False), ("GET /d", None, False), ("/e", 200, False),
+                    ("Cart/Add", 200, False), ("GET /f", None, False),
+                    ("Pay/Charge", None, False), ("GET /g", 503, True)]
