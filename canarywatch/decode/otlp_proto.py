@@ -168,7 +168,7 @@ class ProtoDecoder:
         entries: list[Entry] = []
         append = entries.append
         origins: dict[tuple[str, str | None], int] = {}
-        # Counted spans of a resource version: time group -> [entry index, spans, newest end].
+        # Counted spans of a resource version: time group -> [entry index, spans].
         groups: dict[int, list[int]] = {}
         every_group: list[tuple[CountedSpan, dict[int, list[int]]]] = []
         group_ns = self._group_ns
@@ -191,20 +191,18 @@ class ProtoDecoder:
                     origins[here] = origins.get(here, 0) + len(spans)
                 for s in spans:
                     end = s.end_time_unix_nano
+                    if end > newest:  # noqa: PLR1730 (cheaper than max() here)
+                        newest = end
                     kind = s.kind
                     events = s.events
                     if bare is not None and kind not in _ENTRY_KINDS and not events:
                         group = groups.get(end // group_ns)
                         if group is None:
-                            groups[end // group_ns] = [len(entries), 1, end]
+                            groups[end // group_ns] = [len(entries), 1]
                             append((end, bare))
                         else:
                             group[1] += 1
-                            if end > group[2]:  # noqa: PLR1730 (cheaper than max() here)
-                                group[2] = end
                         continue
-                    if end > newest:  # noqa: PLR1730 (cheaper than max() here)
-                        newest = end
                     name = s.name
                     # The wanted attribute values, still raw, with the name: the key of what
                     # they mean (short for a current-conventions HTTP span, see above).
@@ -250,8 +248,7 @@ class ProtoDecoder:
                         s.start_time_unix_nano, end, is_error, status, s.trace_id.hex(),
                         s.span_id.hex(), _exceptions(events) if events else ())))
         for bare, groups in every_group:
-            for index, n, last in groups.values():
-                newest = max(newest, last)
+            for index, n in groups.values():
                 if n > 1:
                     entries[index] = (entries[index][0],
                                       CountedSpan(bare.service, bare.version, n))
