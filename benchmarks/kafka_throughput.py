@@ -194,10 +194,9 @@ def child_agent(bootstrap: str, topic: str, kind: str, messages: int) -> dict[st
 def child_pipeline(spans: int) -> dict[str, float]:
     """Decode + pipeline on the same payloads without Kafka: what the Kafka path costs."""
     from canarywatch.config import Config
+    from canarywatch.daemon import tune_gc_for_streaming
     from canarywatch.pipeline import Pipeline
     from canarywatch.sources.base import PayloadKind, Record
-
-    from canarywatch.daemon import tune_gc_for_streaming
 
     records = [Record(payload, PayloadKind.OTLP_SPANS, f"bench:{i}")
                for i, (payload, _) in enumerate(_payloads("spans", spans))]
