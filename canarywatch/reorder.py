@@ -15,18 +15,24 @@ _TIME = itemgetter(0)  # of an Entry
 class PendingEntries:
     """Entries waiting for the watermark, released in time order.
 
-    Kept as runs, one per fed batch, each sorted by time: a release sorts only what it
-    releases instead of everything pending. Entries of equal time come out in the order they
-    were fed. ``head`` is the entry the release check looks at: the earliest one left by the
-    last release, else the first one fed since.
+    Kept as runs sorted by time, in the order they were fed; each run is read from a start
+    index, so a release copies only what it releases, however much stays pending. A new
+    batch is merged into the newest runs while they are no longer than it (a merge stack, as
+    in Timsort): a few runs at most (about log2 of the entries pending), each entry merged a
+    few times, so the cost per entry stays flat when the buffer holds seconds of a busy
+    stream. Entries of equal time come out in the order they were fed. ``head`` is the entry
+    the release check looks at: the earliest one left by the last release, else the first
+    one fed since.
     """
-
-    _MAX_RUNS = 64  # more runs than this are merged into one
 
     def __init__(self, entries: Sequence[Entry] = ()) -> None:
         self._runs: list[list[Entry]] = []
+        self._starts: list[int] = []  # the first pending entry of each run
         self.head: Entry | None = None
         self.add(entries)
+
+    def __len__(self) -> int:
+        return sum(len(run) - start for run, start in zip(self._runs, self._starts, strict=True))
 
     def add(self, entries: Sequence[Entry]) -> None:
         if not entries:
@@ -35,35 +41,47 @@ class PendingEntries:
             self.head = entries[0]
         run = list(entries)
         run.sort(key=_TIME)
-        self._runs.append(run)
-        if len(self._runs) > self._MAX_RUNS:
-            self._runs = [self._merged(self._runs)]
+        runs, starts = self._runs, self._starts
+        while runs and len(runs[-1]) - starts[-1] <= len(run):
+            older, start = runs.pop(), starts.pop()
+            run = older[start:] + run
+            run.sort(key=_TIME)  # two sorted runs: one linear, stable merge (older first)
+        runs.append(run)
+        starts.append(0)
 
     def take_until(self, cutoff: int) -> list[Entry]:
         """Remove and return, in time order, every entry at or before ``cutoff``."""
         ready: list[list[Entry]] = []
-        keep: list[list[Entry]] = []
-        for run in self._runs:
-            if run[0][0] > cutoff:  # most runs: batches arrive roughly in time order
-                keep.append(run)
+        runs: list[list[Entry]] = []
+        starts: list[int] = []
+        for run, start in zip(self._runs, self._starts, strict=True):
+            if run[start][0] > cutoff:  # most runs: batches arrive roughly in time order
+                runs.append(run)
+                starts.append(start)
                 continue
-            split = bisect_right(run, cutoff, key=_TIME)
-            if split == len(run):
+            split = bisect_right(run, cutoff, lo=start, key=_TIME)
+            if start == 0 and split == len(run):
                 ready.append(run)
-            elif split:
-                ready.append(run[:split])
-                keep.append(run[split:])
-            else:
-                keep.append(run)
-        self._runs = keep
-        self.head = min((run[0] for run in keep), key=_TIME) if keep else None
+                continue
+            ready.append(run[start:split])
+            if split < len(run):
+                if split > len(run) // 2:  # drop the released half rather than keep it
+                    runs.append(run[split:])
+                    starts.append(0)
+                else:
+                    runs.append(run)
+                    starts.append(split)
+        self._runs, self._starts = runs, starts
+        self.head = (min((run[start] for run, start in zip(runs, starts, strict=True)),
+                         key=_TIME) if runs else None)
         if len(ready) == 1:
             return ready[0]
         return self._merged(ready)
 
     def entries(self) -> list[Entry]:
         """Everything pending, ``head`` first, then in release order."""
-        merged = self._merged(self._runs)
+        merged = self._merged([run[start:] for run, start in
+                               zip(self._runs, self._starts, strict=True)])
         head = self.head
         if head is None:
             return merged
