@@ -26,6 +26,7 @@ Targets (issue 5): >= 300,000 spans/s and >= 50,000 log lines/s per process, pea
 
     python benchmarks/kafka_throughput.py              # 5M spans (per topic), 1M log lines
     python benchmarks/kafka_throughput.py --quick      # 300k spans, 100k log lines
+    python benchmarks/kafka_throughput.py --rps 20000  # traffic 20x denser in event time
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-SCENARIO_S = 20.0
-SCENARIO_RPS = 1000.0
+# The simulated traffic: 20,000 requests per repetition at SCENARIO_RPS (--rps; the children
+# get it through the environment). Denser traffic means more events inside the pipeline's
+# lateness buffer (5 s of event time) at any moment.
+SCENARIO_RPS = float(os.environ.get("CANARYWATCH_BENCH_RPS", "1000"))
+SCENARIO_S = 20_000 / SCENARIO_RPS
 PIPELINE_ONLY_SPANS = 600_000  # payloads held in memory for the no-Kafka row
 
 
@@ -222,6 +226,8 @@ def main() -> int:
     parser.add_argument("--spans", type=int, default=5_000_000)
     parser.add_argument("--logs", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="300k spans, 100k log lines")
+    parser.add_argument("--rps", type=float, default=None,
+                        help="request rate of the simulated traffic (default 1000)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -235,6 +241,10 @@ def main() -> int:
         return 0
     if args.quick:
         args.spans, args.logs = 300_000, 100_000
+    global SCENARIO_RPS, SCENARIO_S  # set once, before anything is made
+    if args.rps:
+        SCENARIO_RPS, SCENARIO_S = args.rps, 20_000 / args.rps
+        os.environ["CANARYWATCH_BENCH_RPS"] = str(args.rps)  # for the children
 
     from canarywatch.broker import LocalBroker, create_topics
 
@@ -252,7 +262,8 @@ def main() -> int:
         s_msgs, s_items, s_bytes = _produce(bootstrap, spans_topic, "spans", args.spans)
         z_msgs, _, _ = _produce(bootstrap, zstd_topic, "spans", args.spans, "zstd")
         l_msgs, l_items, l_bytes = _produce(bootstrap, logs_topic, "logs", args.logs)
-        print(f"produced {s_items:,} spans in {s_msgs:,} messages ({s_bytes / 1e6:.0f} MB) "
+        print(f"traffic at {SCENARIO_RPS:,.0f} req/s of event time; "
+              f"produced {s_items:,} spans in {s_msgs:,} messages ({s_bytes / 1e6:.0f} MB) "
               f"twice (uncompressed, zstd) and {l_items:,} log lines in {l_msgs:,} messages "
               f"({l_bytes / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f}s", flush=True)
         bare = _run_child("bare", bootstrap, spans_topic, str(s_msgs))
