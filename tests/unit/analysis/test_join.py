@@ -71,3 +71,19 @@ def test_restored_join_forgets_the_same_spans_as_the_original() -> None:
         join.span("shop", f"s{i}", f"GET /{i}")
         copy.span("shop", f"s{i}", f"GET /{i}")
     assert copy.to_json() == join.to_json()
+
+
+def test_lines_whose_spans_never_come_are_bounded() -> None:
+    """Past max_pending waiting lines, the longest-waiting traces stop waiting; the newest
+    still get their endpoint when the span comes."""
+    join = TraceJoin(wait_ns=30 * S, max_pending=100)
+    for i in range(250):
+        join.line(_line(f"t{i}", 1))
+    assert join.waiting == 100
+    assert join.span("shop", "t0", "GET /old") == []
+    assert [e for _, e in join.span("shop", "t249", "GET /new")] == ["GET /new"]
+    assert join.waiting == 99
+    copy = TraceJoin(wait_ns=30 * S, max_pending=100)
+    copy.restore(join.to_json())
+    assert copy.waiting == 99
+    assert [e for _, e in copy.expire(40 * S)] == [""] * 99 and copy.waiting == 0
