@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_MS = 500
 # Save and commit after this many records even when commit_interval_s has not passed.
 CHECKPOINT_RECORDS = 50_000
+# A checkpoint waits until at least this many times its last duration has passed since the
+# last one, so saving state (whose pending events grow with the event rate) takes at most
+# about a tenth of the agent's time; a crash then replays a longer uncommitted tail.
+CHECKPOINT_COST_FACTOR = 10.0
 # Young-generation collections after this many net container allocations instead of 700:
 # the hot loop allocates and frees a few short-lived objects per event (none in cycles), so
 # Python's default collected every few hundred spans for nothing (~5% of the loop's time).
@@ -74,6 +78,7 @@ class Daemon:
         self._dirty_since_drain = False
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
+        self._checkpoint_seconds = 0.0  # how long the last state save took
         self.source.on_assigned = self._on_assigned
         self.source.on_revoked = self._on_revoked
 
@@ -165,8 +170,10 @@ class Daemon:
                 self.pipeline.drain()
                 self._dirty = True
             self._dirty_since_drain = False
-        due = (time.monotonic() - self._last_checkpoint >= self.config.kafka.commit_interval_s
-               or self._since_checkpoint >= CHECKPOINT_RECORDS)
+        elapsed = time.monotonic() - self._last_checkpoint
+        due = ((elapsed >= self.config.kafka.commit_interval_s
+                or self._since_checkpoint >= CHECKPOINT_RECORDS)
+               and elapsed >= CHECKPOINT_COST_FACTOR * self._checkpoint_seconds)
         if due and self._dirty:
             self.checkpoint()
         return len(records)
@@ -227,11 +234,14 @@ class Daemon:
             if not self._dirty and not final:
                 return
             if self._dirty:
+                started = time.monotonic()
                 snapshot = self.pipeline.snapshot()
                 offsets = dict(self._offsets)
                 size = self.store.save(snapshot, offsets, self._topic_ids)
+                self._checkpoint_seconds = time.monotonic() - started
                 self.metrics.state_saves.inc()
-                log.debug("checkpoint: %d bytes of state, offsets %s", size, offsets)
+                log.debug("checkpoint: %d bytes of state in %.3fs, offsets %s", size,
+                          self._checkpoint_seconds, offsets)
             offsets = dict(self._offsets)
             self._dirty = False
             self._since_checkpoint = 0

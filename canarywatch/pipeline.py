@@ -33,7 +33,7 @@ from canarywatch.decode.batch import (
     latest,
 )
 from canarywatch.errors import DecodeError
-from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, Verdict
+from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, SpanKind, Verdict
 from canarywatch.metrics import Metrics
 from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
+_SPAN_ROW = "row"  # a pending SpanRow in a snapshot: a list, SpanEvent's fields in order
 _LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
 
 
@@ -345,16 +346,23 @@ class Pipeline:
         self.counts = EventCounts(**{k: int(v) for k, v in counts.items()})
 
 
-def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any]:
-    if isinstance(ev, tuple):  # a SpanRow
-        return event_to_json(SpanEvent(*ev))
+def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any] | list[Any]:
+    if isinstance(ev, tuple):  # a SpanRow, as a list (the most common entry: kept compact)
+        return [_SPAN_ROW, *ev[:3], int(ev[3]), *ev[4:11]]
     if isinstance(ev, CountedSpan):
         return {"t": _COUNTED_SPAN, "service": ev.service, "version": ev.version, "end": t,
                 "count": ev.count}
     return event_to_json(ev)
 
 
-def _entry_from_json(data: dict[str, Any]) -> Entry:
+def _entry_from_json(data: dict[str, Any] | list[Any]) -> Entry:
+    if isinstance(data, list):  # a SpanRow
+        (_, service, version, name, kind, endpoint, start, end, is_error, status, trace_id,
+         span_id) = data
+        return int(end), (str(service), str(version), str(name), SpanKind(kind), str(endpoint),
+                          int(start), int(end), bool(is_error),
+                          None if status is None else int(status), str(trace_id),
+                          str(span_id), ())
     if data["t"] == _COUNTED_SPAN:
         return int(data["end"]), CountedSpan(data["service"], data["version"],
                                              int(data.get("count", 1)))

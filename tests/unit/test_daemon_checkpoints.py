@@ -1,0 +1,53 @@
+"""How often the daemon saves state: every commit interval, but never spending more than about
+a tenth of its time on it. (No broker: the source has no consumer, so polls return nothing.)"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from canarywatch.config import validate
+from canarywatch.daemon import CHECKPOINT_COST_FACTOR, Daemon
+from canarywatch.metrics import create_metrics
+
+
+def _daemon(state_dir: Path) -> Daemon:
+    cfg = validate({"kafka": {"bootstrap_servers": "127.0.0.1:9", "commit_interval_s": 1},
+                    "state_dir": str(state_dir)})
+    return Daemon(cfg, create_metrics(CollectorRegistry()))
+
+
+def _saves(daemon: Daemon) -> float:
+    return float(daemon.metrics.state_saves._value.get())
+
+
+def test_a_slow_save_spaces_out_the_next_ones(tmp_path: Path) -> None:
+    daemon = _daemon(tmp_path)
+    try:
+        daemon._dirty = True
+        daemon._last_checkpoint = time.monotonic() - 2.0  # past the 1 s commit interval
+        daemon._checkpoint_seconds = 1.0  # the last save took 1 s: wait 10 s, not 1 s
+        daemon.step(0)
+        assert _saves(daemon) == 0
+        daemon._last_checkpoint = time.monotonic() - CHECKPOINT_COST_FACTOR * 1.0 - 0.1
+        daemon.step(0)
+        assert _saves(daemon) == 1
+        assert 0 <= daemon._checkpoint_seconds < 1.0  # measured afresh on every save
+    finally:
+        daemon.store.close()
+
+
+def test_cheap_saves_follow_the_commit_interval(tmp_path: Path) -> None:
+    daemon = _daemon(tmp_path)
+    try:
+        daemon._dirty = True
+        daemon._last_checkpoint = time.monotonic() - 0.5
+        daemon.step(0)
+        assert _saves(daemon) == 0  # within the commit interval
+        daemon._last_checkpoint = time.monotonic() - 1.1
+        daemon.step(0)
+        assert _saves(daemon) == 1
+    finally:
+        daemon.store.close()
