@@ -16,14 +16,16 @@ class PendingEntries:
     """Entries waiting for the watermark, released in time order.
 
     Kept as runs sorted by time, in the order they were fed; each run is read from a start
-    index, so a release copies only what it releases, however much stays pending. A new
-    batch is merged into the newest runs while they are no longer than it (a merge stack, as
-    in Timsort): a few runs at most (about log2 of the entries pending), each entry merged a
-    few times, so the cost per entry stays flat when the buffer holds seconds of a busy
-    stream. Entries of equal time come out in the order they were fed. ``head`` is the entry
-    the release check looks at: the earliest one left by the last release, else the first
-    one fed since.
+    index, so a release copies only what it releases, however much stays pending. Each batch
+    is a run of its own while there are few; past ``_MAX_RUNS``, a new batch is merged into
+    the newest runs while they are no longer than it (a merge stack, as in Timsort), so the
+    runs stay few and each entry is merged a few times: the cost per entry stays flat when
+    the buffer holds seconds of a busy stream. Entries of equal time come out in the order
+    they were fed. ``head`` is the entry the release check looks at: the earliest one left by
+    the last release, else the first one fed since.
     """
+
+    _MAX_RUNS = 64  # batches are kept as they came up to this many runs, then merged
 
     def __init__(self, entries: Sequence[Entry] = ()) -> None:
         self._runs: list[list[Entry]] = []
@@ -42,10 +44,11 @@ class PendingEntries:
         run = list(entries)
         run.sort(key=_TIME)
         runs, starts = self._runs, self._starts
-        while runs and len(runs[-1]) - starts[-1] <= len(run):
-            older, start = runs.pop(), starts.pop()
-            run = older[start:] + run
-            run.sort(key=_TIME)  # two sorted runs: one linear, stable merge (older first)
+        if len(runs) >= self._MAX_RUNS:  # else runs are released whole, never copied
+            while runs and len(runs[-1]) - starts[-1] <= len(run):
+                older, start = runs.pop(), starts.pop()
+                run = older[start:] + run
+                run.sort(key=_TIME)  # two sorted runs: one linear, stable merge (older first)
         runs.append(run)
         starts.append(0)
 
@@ -69,7 +72,8 @@ class PendingEntries:
                     runs.append(run[split:])
                     starts.append(0)
                 else:
-                    runs.append(run)
+                    run[start:split] = [None] * (split - start)  # type: ignore[list-item]
+                    runs.append(run)  # (let released entries go as soon as they are done)
                     starts.append(split)
         self._runs, self._starts = runs, starts
         self.head = (min((run[start] for run, start in zip(runs, starts, strict=True)),
