@@ -46,7 +46,7 @@ from typing import Any
 
 # The simulated traffic: 20,000 requests per repetition at SCENARIO_RPS (--rps; the children
 # get it through the environment). Denser traffic means more events inside the pipeline's
-# lateness buffer (5 s of event time) at any moment.
+# lateness buffer (analysis.lateness_s: 5 s of event time by default) at any moment.
 SCENARIO_RPS = float(os.environ.get("CANARYWATCH_BENCH_RPS", "1000"))
 SCENARIO_S = 20_000 / SCENARIO_RPS
 PIPELINE_ONLY_SPANS = 600_000  # payloads held in memory for the no-Kafka row

@@ -150,6 +150,10 @@ class AnalysisConfig(_Model):
     # Log lines wait this long (event time) for the span of their trace, which tells their
     # endpoint, so templates are also tested per endpoint.
     log_join_wait_s: float = Field(default=30.0, gt=0)
+    # Events are processed in event-time order: each waits until events this much newer have
+    # been seen, for older ones still on their way. More tolerates later data; less holds
+    # fewer events in memory (at high rates, lateness x event rate of them).
+    lateness_s: float = Field(default=5.0, ge=0)
     # At most this many reasons on a verdict (failing ones first).
     max_reasons: int = Field(default=10, gt=0)
 

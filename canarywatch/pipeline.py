@@ -2,7 +2,7 @@
 
 decode -> version/cohort -> templates -> analysis -> judge -> verdict changes to sinks.
 Event time drives everything: events are released in time order once the watermark (the
-latest event time seen) has passed them by ``lateness_s``, and the judge looks at every
+latest event time seen) has passed them by ``analysis.lateness_s``, and the judge looks at every
 canary each ``analysis.evaluation_interval_s`` of event time. No wall clock, no I/O here:
 sources read, sinks write.
 
@@ -87,8 +87,7 @@ class Pipeline:
     def __init__(self, config: Config, sinks: Sequence[VerdictSink] = (),
                  metrics: Metrics | None = None, *,
                  roles: dict[str, ServiceCohorts] | None = None,
-                 global_roles: ServiceCohorts | None = None,
-                 lateness_s: float = 5.0) -> None:
+                 global_roles: ServiceCohorts | None = None) -> None:
         self.config = config
         self._sinks = list(sinks)
         self._metrics = metrics
@@ -97,7 +96,7 @@ class Pipeline:
         self._templates = TemplateMiner(config.templates)
         self._analyzer = Analyzer(config.analysis,
                                   max_examples=config.templates.examples_per_template)
-        self._lateness_ns = int(lateness_s * _NS)
+        self._lateness_ns = int(config.analysis.lateness_s * _NS)
         self._interval_ns = config.analysis.evaluation_interval_ns
         self._pending = PendingEntries()
         self._watermark = 0

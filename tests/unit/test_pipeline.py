@@ -165,3 +165,23 @@ def test_grouped_counted_spans_give_every_look_the_same_traffic(records: list[Re
     full.finish()
     assert len(fast.looks) > 20
     assert fast.looks == full.looks
+
+
+@pytest.mark.parametrize("lateness_s", [0.0, 1.0, 5.0])
+def test_events_wait_for_analysis_lateness_s_of_newer_events(lateness_s: float) -> None:
+    """An event is processed once events lateness_s newer have been seen (or at drain)."""
+    from canarywatch.events import LogEvent, Severity
+
+    pipeline = Pipeline(validate({"analysis": {"lateness_s": lateness_s}}))
+    t0 = 1_795_000_000 * 1_000_000_000
+
+    def line(at_s: float) -> LogEvent:
+        return LogEvent("shop", "1.0", t0 + int(at_s * 1e9), Severity.INFO, "hello")
+
+    pipeline.feed_events([line(0.0)])
+    for newer_s in (0.5, 0.99, 1.01, 4.0, 5.01):
+        pipeline.feed_events([line(newer_s)])
+        processed = pipeline.counts.logs > 0
+        assert processed == (newer_s > lateness_s), newer_s
+    pipeline.drain()
+    assert pipeline.counts.logs == 6
