@@ -86,24 +86,32 @@ class _Clock:
         return previous
 
 
-class JsonLineDecoder:
-    """One JSON object per record; field paths from a LogFieldMapping."""
+class _LineDecoder:
+    """What both line decoders share: the defaults for lines that name no service or version,
+    and the clock for lines without a time."""
 
-    def __init__(self, fields: LogFieldMapping | None = None, default_service: str = "unknown",
-                 default_version: str | None = None) -> None:
-        self.fields = fields or LogFieldMapping()
+    def __init__(self, default_service: str, default_version: str | None) -> None:
         self.default_service = default_service
         self.default_version = default_version
         self._clock = _Clock()
 
+    @property
+    def untimed(self) -> int:
+        """Lines so far that had no usable time."""
+        return self._clock.untimed
+
+
+class JsonLineDecoder(_LineDecoder):
+    """One JSON object per record; field paths from a LogFieldMapping."""
+
+    def __init__(self, fields: LogFieldMapping | None = None, default_service: str = "unknown",
+                 default_version: str | None = None) -> None:
+        super().__init__(default_service, default_version)
+        self.fields = fields or LogFieldMapping()
+
     @classmethod
     def from_config(cls, logs: LogInputConfig) -> JsonLineDecoder:
         return cls(logs.fields, logs.default_service, logs.default_version)
-
-    @property
-    def untimed(self) -> int:
-        """Lines so far that had no usable time field."""
-        return self._clock.untimed
 
     def decode(self, record: Record) -> Sequence[Event]:
         if record.error is not None:
@@ -128,23 +136,16 @@ class JsonLineDecoder:
             trace_id.lower() if isinstance(trace_id, str) else ""),)
 
 
-class TextLineDecoder:
+class TextLineDecoder(_LineDecoder):
     """One plain-text line per record: best-effort leading timestamp and level."""
 
     def __init__(self, default_service: str = "unknown",
                  default_version: str | None = None) -> None:
-        self.default_service = default_service
-        self.default_version = default_version
-        self._clock = _Clock()
+        super().__init__(default_service, default_version)
 
     @classmethod
     def from_config(cls, logs: LogInputConfig) -> TextLineDecoder:
         return cls(logs.default_service, logs.default_version)
-
-    @property
-    def untimed(self) -> int:
-        """Lines so far whose time could not be read."""
-        return self._clock.untimed
 
     def decode(self, record: Record) -> Sequence[Event]:
         if record.error is not None:

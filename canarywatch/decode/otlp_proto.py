@@ -208,21 +208,13 @@ class ProtoDecoder:
                     # they mean (short for a current-conventions HTTP span, see above).
                     get = s.attributes.get
                     method = get(_HTTP_METHOD)
+                    meaning = _LONG_KEY
                     if method is not None and resource_version is not None:
                         key = (name, method, get(_HTTP_ROUTE), get(_HTTP_STATUS))
-                        meaning = resolved.get(key)
-                        if meaning is None:
-                            meaning = resolve(key)
-                        if meaning is _LONG_KEY:
-                            key = (name, *map(get, lookups))
-                            meaning = resolved.get(key)
-                            if meaning is None:
-                                meaning = resolve(key)
-                    else:
+                        meaning = resolved.get(key) or resolve(key)
+                    if meaning is _LONG_KEY:
                         key = (name, *map(get, lookups))
-                        meaning = resolved.get(key)
-                        if meaning is None:
-                            meaning = resolve(key)
+                        meaning = resolved.get(key) or resolve(key)
                     endpoint, status, version = meaning
                     if resource_version is not None:
                         version = resource_version
