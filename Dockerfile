@@ -22,9 +22,11 @@ USER 10001:10001
 WORKDIR /var/lib/canarywatch
 VOLUME ["/var/lib/canarywatch"]
 EXPOSE 9464
-# /healthz answers as soon as the process serves HTTP; Kubernetes should probe /readyz too.
+# The health check asks /healthz on the port server.listen names (CANARYWATCH_SERVER__LISTEN, as
+# `run` reads it), so changing the port needs no new image; Kubernetes probes /readyz apart
+# (config/kubernetes/deployment.yaml).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
+    CMD ["canarywatch", "probe"]
 # SIGTERM finishes the batch, saves state, commits offsets and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["canarywatch", "run"]

@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("default-config", help="print the default config as commented YAML")
 
+    probe = sub.add_parser(
+        "probe", help="exit 0 if the local daemon's /healthz (or /readyz) answers 200, else 1 "
+                      "(the container health check)")
+    _add_common(probe)
+    probe.add_argument("--ready", action="store_true", help="probe /readyz instead of /healthz")
+
     run = sub.add_parser("run", help="run the daemon: consume Kafka, serve verdicts")
     _add_common(run)
     run.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
@@ -194,6 +200,14 @@ def cmd_default_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from canarywatch.probe import probe
+
+    ok, detail = probe(config_mod.load(args.config).server, ready=args.ready)
+    (sys.stdout if ok else sys.stderr).write(detail + "\n")
+    return EXIT_OK if ok else EXIT_BUG
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from canarywatch.daemon import run_daemon
 
@@ -249,7 +263,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"replay": cmd_replay, "templates": cmd_templates,
              "check-config": cmd_check_config, "default-config": cmd_default_config,
-             "run": cmd_run, "simulate": cmd_simulate, "demo": cmd_demo}
+             "run": cmd_run, "probe": cmd_probe, "simulate": cmd_simulate, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
