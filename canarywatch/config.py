@@ -81,6 +81,9 @@ class LogInputConfig(_Model):
     # Used for text lines and JSON lines without a service / version field.
     default_service: str = "unknown"
     default_version: str | None = None
+    # Log bodies (and recorded exception messages) longer than this many characters are cut
+    # to it, ending in " …[truncated]", before template mining.
+    max_line_chars: int = Field(default=4096, ge=64)
 
 
 class MaskRule(_Model):
@@ -208,6 +211,9 @@ class KafkaConfig(_Model):
     metadata_max_age_ms: int = Field(default=30000, gt=0)
     # Offsets are committed after state is saved, at most this often.
     commit_interval_s: float = Field(default=5.0, gt=0)
+    # /healthz fails when the consume loop finished no step for this long, or folded nothing
+    # for this long while records wait on its partitions.
+    stall_timeout_s: float = Field(default=120.0, gt=0)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @field_validator("bootstrap_servers", mode="before")

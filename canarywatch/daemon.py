@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import threading
 import time
@@ -45,6 +46,23 @@ CHECKPOINT_COST_FACTOR = 10.0
 # Python's default collected every few hundred spans for nothing (~5% of the loop's time).
 GC_YOUNG_THRESHOLD = 20_000
 START_RETRY_MAX_S = 30.0
+# Log every poison record up to this many, then every 1000th.
+LOGGED_POISON = 20
+# After SIGTERM/SIGINT, the process exits within this many seconds even if saving state or
+# leaving the group hangs (a second signal exits at once).
+STOP_GRACE_S = 10.0
+
+
+def poison_reason(exc: BaseException) -> str:
+    """The ``reason`` label of a poison record: what kind of failure its decoding raised."""
+    if isinstance(exc, RecursionError):
+        return "too_deep"
+    if isinstance(exc, MemoryError):
+        return "too_large"
+    if isinstance(exc, (UnicodeError, ValueError, TypeError, KeyError, IndexError,
+                        OverflowError, AttributeError)):
+        return "malformed"
+    return "exception"
 
 
 class Daemon:
@@ -73,12 +91,17 @@ class Daemon:
         self._topic_ids: dict[str, str] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self.stopped = threading.Event()  # set once run() has closed everything
         self._ready = threading.Event()
         self._dirty = False
         self._dirty_since_drain = False
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
         self._checkpoint_seconds = 0.0  # how long the last state save took
+        self._poison_count = 0
+        # When the consume loop last finished a step (monotonic s): /healthz reads it.
+        self._progress_at = time.monotonic()
+        self._step_at = self._progress_at  # when the loop last finished a step
         self.source.on_assigned = self._on_assigned
         self.source.on_revoked = self._on_revoked
 
@@ -90,6 +113,16 @@ class Daemon:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    def live(self) -> bool:
+        """What ``/healthz`` tells: False when the consume loop has finished no step for
+        ``kafka.stall_timeout_s`` (it hangs), or has folded nothing for that long while the
+        broker reports records waiting on its partitions (it spins without progress)."""
+        now = time.monotonic()
+        stall_s = self.config.kafka.stall_timeout_s
+        if now - self._step_at > stall_s:
+            return False
+        return not (now - self._progress_at > stall_s and self.source.waiting() > 0)
 
     @property
     def lock(self) -> threading.RLock:
@@ -134,6 +167,7 @@ class Daemon:
                 self.source.start()
                 return True
             except KafkaError as exc:
+                self._step_at = time.monotonic()
                 self.metrics.broker_connected.set(0)
                 if not logged:
                     log.warning("cannot reach Kafka at %s (%s); retrying",
@@ -155,8 +189,11 @@ class Daemon:
         try:
             self.checkpoint(final=True)
         finally:
-            self.source.stop()
-            self.store.close()
+            try:
+                self.source.stop()
+                self.store.close()
+            finally:
+                self.stopped.set()
 
     # -- one iteration ------------------------------------------------------------------------
 
@@ -176,36 +213,82 @@ class Daemon:
                and elapsed >= CHECKPOINT_COST_FACTOR * self._checkpoint_seconds)
         if due and self._dirty:
             self.checkpoint()
+        self._step_at = time.monotonic()
         return len(records)
 
     def fold(self, records: Sequence[Record]) -> None:
-        """Decode and fold ``records`` into the pipeline and remember their next offsets."""
+        """Decode and fold ``records`` into the pipeline and remember their next offsets.
+
+        Every record is accounted for once in ``canarywatch_kafka_records`` (``outcome``:
+        ``events``, ``rejected``, ``empty`` or ``poison``). A record whose decoding or folding
+        raises anything is poison: counted (``canarywatch_poison_records``, by reason), logged
+        with its ``topic:partition:offset``, skipped and committed past. A stop request ends
+        the batch at a record boundary; the records not folded are read again next time.
+        """
         started = time.perf_counter()
         tally: dict[tuple[str, str, str | None], int] = {}
+        outcomes: dict[tuple[str, str], int] = {}
         pipeline = self.pipeline
+        counts = pipeline.counts
+        stop = self._stop
         with self._lock:
             records = self._drop_recreated(records)
             offsets = self._offsets
+            folded = 0
             for record in records:
+                if stop.is_set():
+                    break
                 position = record.position
                 topic = position.topic if position is not None else record.origin
-                batch = self._decode(record, topic)
-                if batch.entries:
-                    for (service, version), n in batch.origins.items():
-                        key = (topic, service, version)
-                        tally[key] = tally.get(key, 0) + n
-                    pipeline.feed_batch(batch)
+                rejected_before = counts.rejected
+                try:
+                    batch = self._decode(record, topic)
+                    if batch.entries:
+                        pipeline.feed_batch(batch)
+                        for (service, version), n in batch.origins.items():
+                            key = (topic, service, version)
+                            tally[key] = tally.get(key, 0) + n
+                        outcome = "events"
+                    elif pipeline.counts.rejected > rejected_before:
+                        outcome = "rejected"
+                    else:
+                        outcome = "empty"
+                except Exception as exc:  # poison: one record must never stop the agent
+                    self._poisoned(record, topic, exc)
+                    outcome = "poison"
+                okey = (topic, outcome)
+                outcomes[okey] = outcomes.get(okey, 0) + 1
+                folded += 1
                 if position is not None:
                     offsets[(position.topic, position.partition)] = position.offset + 1
                     if position.topic not in self._topic_ids:
                         self._remember_topic_id(position.topic)
             self._dirty = True
             self._dirty_since_drain = True
-            self._since_checkpoint += len(records)
+            self._since_checkpoint += folded
         for (topic, service, version), n in tally.items():
             cohort = pipeline.cohort_of(service, version).value
             self.metrics.records_consumed.labels(topic, cohort).inc(n)
+        for (topic, outcome), n in outcomes.items():
+            self.metrics.kafka_records.labels(topic, outcome).inc(n)
+        self._progress_at = time.monotonic()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    def _poisoned(self, record: Record, topic: str, exc: Exception) -> None:
+        """Count, log and skip a record whose decoding or folding raised ``exc``."""
+        reason = poison_reason(exc)
+        self.metrics.poison_records.labels(topic, reason).inc()
+        self._poison_count += 1
+        n = self._poison_count
+        if n <= LOGGED_POISON or n % 1000 == 0:
+            log.error("skipped poison record %s (%d bytes): %s: %.200s (%d poison records so "
+                      "far)", record.origin, len(record.payload), type(exc).__name__, exc, n,
+                      exc_info=n <= 3 and reason == "exception")
+        try:
+            self.pipeline.reject(record.origin, f"{reason}: {type(exc).__name__}",
+                                 record.kind.value)
+        except Exception:  # counting must not turn poison into a crash either
+            log.exception("counting poison record %s", record.origin)
 
     def _drop_recreated(self, records: Sequence[Record]) -> Sequence[Record]:
         """Records fetched at old offsets from a topic the broker has since recreated are
@@ -356,11 +439,27 @@ class _KafkaOnly(logging.Filter):
         return True
 
 
-def _install_signals(daemon: Daemon) -> None:
+def _install_signals(daemon: Daemon, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM/SIGINT ask the loop to stop (finish the record, save, commit, exit 0). If it
+    has not exited ``grace_s`` later, or on a second signal, the process exits at once with
+    code 1: what the saved state lacks is read again from Kafka on the next start."""
+
+    def force_exit(why: str) -> None:
+        log.error("%s: exiting without saving state", why)
+        logging.shutdown()
+        os._exit(1)
+
+    def watchdog() -> None:
+        if not daemon.stopped.wait(grace_s):
+            force_exit(f"still running {grace_s:.0f}s after the stop request")
+
     def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s received: finishing the batch, saving state, exiting",
-                 signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if daemon.stopping:
+            force_exit(f"second {name}")
+        log.info("%s received: finishing the batch, saving state, exiting", name)
         daemon.request_stop()
+        threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
@@ -398,7 +497,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
         _install_signals(daemon)
     unquiet = _quiet_kafka_client()
     server = ApiServer(config.server.listen, board, registry, daemon.ready,
-                       load_bearer_token(config.server))
+                       load_bearer_token(config.server), live=daemon.live)
     try:
         server.start()
     except OSError as exc:
@@ -413,6 +512,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
             daemon.run()
         else:
             daemon.store.close()
+            daemon.stopped.set()
     finally:
         dispatcher.close()
         server.stop()

@@ -13,6 +13,10 @@ class Metrics:
     bytes_consumed: Counter  # labels: topic
     events_decoded: Counter  # labels: type (span|log), cohort (baseline|canary|unknown|unversioned)
     decode_errors: Counter  # labels: source (topic or file kind)
+    kafka_records: Counter  # labels: topic, outcome (events|rejected|empty|poison)
+    poison_records: Counter  # labels: topic, reason (too_deep|too_large|malformed|exception)
+    fold_errors: Counter  # labels: error (exception class): events whose folding raised
+    lines_truncated: Counter  # log bodies cut to logs.max_line_chars
     consumer_lag: Gauge  # labels: topic, partition
     processing_seconds: Histogram  # time to fold one poll batch into state
     templates: Gauge  # labels: service
@@ -38,6 +42,15 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                                ["type", "cohort"], registry=r),
         decode_errors=Counter("canarywatch_decode_errors", "Records that could not be decoded",
                               ["source"], registry=r),
+        kafka_records=Counter("canarywatch_kafka_records", "Kafka records read, each once, by "
+                              "outcome: events, rejected, empty (no telemetry in it) or poison",
+                              ["topic", "outcome"], registry=r),
+        poison_records=Counter("canarywatch_poison_records", "Records whose decoding or "
+                               "folding raised, skipped", ["topic", "reason"], registry=r),
+        fold_errors=Counter("canarywatch_fold_errors", "Events skipped because folding them "
+                            "into the analysis raised", ["error"], registry=r),
+        lines_truncated=Counter("canarywatch_lines_truncated", "Log bodies cut to "
+                                "logs.max_line_chars", registry=r),
         consumer_lag=Gauge("canarywatch_consumer_lag", "Consumer lag in records",
                            ["topic", "partition"], registry=r),
         processing_seconds=Histogram("canarywatch_processing_seconds",

@@ -15,8 +15,8 @@ equal those of ``feed_events(decode(record))``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from canarywatch.analysis import Analyzer
@@ -48,6 +48,16 @@ _NS = 1_000_000_000
 _COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
 _SPAN_ROW = "row"  # a pending SpanRow in a snapshot: a list, SpanEvent's fields in order
 _LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
+_LOGGED_FOLD_ERRORS = 20  # log every fold error up to this many, then every 1000th
+TRUNCATION_MARKER = " …[truncated]"
+
+
+def truncate_line(body: str, max_chars: int) -> str:
+    """``body`` cut to at most ``max_chars`` characters, ending in :data:`TRUNCATION_MARKER`
+    (a very long line costs the template miner time and the state space for nothing)."""
+    if len(body) <= max_chars:
+        return body
+    return body[:max(0, max_chars - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
 
 
 class VerdictSink(Protocol):
@@ -106,6 +116,9 @@ class Pipeline:
         self._changes: list[Verdict] = []
         self.counts = EventCounts()
         self._tally: dict[tuple[str, str, str], int] = {}
+        self._max_line = config.logs.max_line_chars
+        self.truncated_lines = 0  # log bodies cut to logs.max_line_chars
+        self.fold_errors = 0  # events skipped because folding them raised
 
     # -- input -----------------------------------------------------------------------------
 
@@ -186,6 +199,24 @@ class Pipeline:
             self._next_eval += self._interval_ns
 
     def _process(self, ready: Sequence[Entry]) -> None:
+        """Fold time-ordered entries (see :meth:`_fold`); an entry whose folding raises is
+        counted (``canarywatch_fold_errors``), logged and skipped, and folding goes on with
+        the next one: one poison event never loses the others released with it."""
+        entries = iter(ready)
+        while True:
+            try:
+                self._fold(entries)
+                return
+            except Exception as exc:  # poison: one event must never stop the analysis
+                self.fold_errors += 1
+                if self.fold_errors <= _LOGGED_FOLD_ERRORS or self.fold_errors % 1000 == 0:
+                    log.error("skipped an event whose folding raised %s: %.200s (%d so far)",
+                              type(exc).__name__, exc, self.fold_errors,
+                              exc_info=self.fold_errors <= 3)
+                if self._metrics is not None:
+                    self._metrics.fold_errors.labels(type(exc).__name__).inc()
+
+    def _fold(self, ready: Iterator[Entry]) -> None:
         """Fold time-ordered entries into cohorts, templates and analysis, evaluating at every
         interval boundary first passed.
 
@@ -197,6 +228,7 @@ class Pipeline:
         observe_request = self._analyzer.observe_request
         observe_log = self._analyzer.observe_log
         match = self._templates.match
+        max_line = self._max_line
         seen: dict[tuple[str, str, str | None], int] = {}
         seen_get = seen.get
         next_eval = self._next_eval
@@ -231,9 +263,20 @@ class Pipeline:
                     seen[key] = seen_get(key, 0) + 1
                     if ev.version is None:
                         continue
-                    observe_log(ev, match(ev.service, ev.body))
+                    if len(ev.body) > max_line:
+                        line = self._truncated(ev)
+                        observe_log(line, match(line.service, line.body))
+                    else:
+                        observe_log(ev, match(ev.service, ev.body))
         finally:
             self._count(seen)
+
+    def _truncated(self, ev: LogEvent) -> LogEvent:
+        """``ev`` with its body cut to ``logs.max_line_chars`` and the truncation marker."""
+        self.truncated_lines += 1
+        if self._metrics is not None:
+            self._metrics.lines_truncated.inc()
+        return replace(ev, body=truncate_line(ev.body, self._max_line))
 
     def _count(self, seen: dict[tuple[str, str, str | None], int]) -> None:
         """Move events counted by :meth:`_process` to the totals, cohorts and metrics tally
@@ -258,6 +301,9 @@ class Pipeline:
         """A span's recorded exceptions count as ERROR log lines of its service."""
         for exc in ev.exceptions:
             body = f"{exc.type}: {exc.message}" if exc.message else exc.type
+            if len(body) > self._max_line:
+                self.truncated_lines += 1
+                body = truncate_line(body, self._max_line)
             line = LogEvent(ev.service, version, exc.time_unix_nano, Severity.ERROR, body,
                             ev.trace_id, ev.span_id)
             self._analyzer.observe_log(line, self._templates.match(ev.service, body))

@@ -3,7 +3,8 @@
 =======  ==========================  =================================================
 method   path                        answer
 =======  ==========================  =================================================
-GET      ``/healthz``                200 while the process serves
+GET      ``/healthz``                200 while the consume loop makes progress
+                                     (``live()``), 503 when it hangs or stalls
 GET      ``/readyz``                 200 once ready (``ready()``), 503 before
 GET      ``/metrics``                Prometheus exposition of the registry passed in
 GET      ``/v1/verdicts``            ``{"verdicts": [Verdict.to_json(), ...]}``
@@ -101,7 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         if path == "/healthz":
-            self._json(200, {"status": "ok"})
+            live = api.live()
+            self._json(200 if live else 503, {"status": "ok" if live else "stalled"})
         elif path == "/readyz":
             ready = api.ready()
             self._json(200 if ready else 503, {"ready": ready})
@@ -160,12 +162,14 @@ class ApiServer:
     """Serves the endpoints above on ``listen`` (``HOST:PORT``; port 0 picks a free one)."""
 
     def __init__(self, listen: str, board: VerdictBoard, registry: CollectorRegistry,
-                 ready: Callable[[], bool], bearer_token: str | None = None) -> None:
+                 ready: Callable[[], bool], bearer_token: str | None = None, *,
+                 live: Callable[[], bool] = lambda: True) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
         self.board = board
         self.registry = registry
         self.ready = ready
+        self.live = live
         self.bearer_token = bearer_token or None
         self.revisions = FlaggerRevisions()
         self._server: _Server | None = None

@@ -159,6 +159,7 @@ class KafkaSource:
         self._suspect = False
         self._outage_started: float | None = None
         self._next_status = 0.0
+        self._lag: dict[TopicPartitionKey, int] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -322,8 +323,13 @@ class KafkaSource:
             except (KafkaError, ValueError, AssertionError):
                 continue
             if highwater is not None and position is not None:
-                self._metrics.consumer_lag.labels(key[0], str(key[1])).set(
-                    max(0, highwater - position))
+                lag = self._lag[key] = max(0, highwater - position)
+                self._metrics.consumer_lag.labels(key[0], str(key[1])).set(lag)
+
+    def waiting(self) -> int:
+        """Records the broker last reported beyond this consumer's position, over the
+        assigned partitions (0 when unknown)."""
+        return sum(lag for key, lag in self._lag.items() if key in self._assignment)
 
     def _broker_reachable(self) -> bool:
         consumer = self._consumer
