@@ -9,6 +9,10 @@ Tables:
   same action as the last one is not a new decision, even with a later event time (the
   pipeline re-deriving a verdict after a restart), so it never gets a second id.
 
+A new decision for a canary supersedes that canary's requests still pending for each webhook
+(state ``superseded``): a receiver is never sent a verdict that a newer one replaced, and the
+outbox never holds two undelivered, contradicting decisions for one destination.
+
 One connection, guarded by a lock, shared by the pipeline thread and the delivery threads;
 WAL journal with ``synchronous=FULL`` so a committed decision survives a crash.
 """
@@ -37,6 +41,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'pending',
     last_error TEXT,
+    service TEXT,
+    canary_version TEXT,
     UNIQUE (webhook, decision_id)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (webhook, state, seq);
@@ -71,6 +77,10 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            for column in ("service", "canary_version"):  # outboxes written before 0.2
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open outbox {path}: {exc}") from None
 
@@ -93,11 +103,17 @@ class Outbox:
                     self._db.execute(
                         "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
                         (service, canary_version, action, decision))
+                    self._db.execute(
+                        "UPDATE outbox SET state = 'superseded', last_error = ? WHERE"
+                        " state = 'pending' AND service = ? AND canary_version = ?"
+                        " AND decision_id != ?",
+                        (f"superseded by {decision}", service, canary_version, decision))
                     self._db.executemany(
                         "INSERT OR IGNORE INTO outbox (webhook, decision_id, method, url,"
-                        " headers, body) VALUES (?, ?, ?, ?, ?, ?)",
+                        " headers, body, service, canary_version)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(r.webhook, r.decision_id, r.method, r.url, json.dumps(r.headers),
-                          r.body) for r in requests])
+                          r.body, service, canary_version) for r in requests])
                     self._db.execute("COMMIT")
                 except sqlite3.Error:
                     self._db.execute("ROLLBACK")
@@ -108,19 +124,25 @@ class Outbox:
             return True
 
     def next_pending(self, webhook: str) -> Pending | None:
-        """The oldest pending request for ``webhook`` (deliveries keep decision order)."""
+        """The oldest pending request for ``webhook``."""
+        found = self.pending(webhook, limit=1)
+        return found[0] if found else None
+
+    def pending(self, webhook: str, limit: int = 100) -> list[Pending]:
+        """Up to ``limit`` pending requests for ``webhook``, oldest first (at most one per
+        canary: a newer decision supersedes the older ones)."""
         with self._lock:
-            row = self._db.execute(
+            rows = self._db.execute(
                 "SELECT seq, decision_id, method, url, headers, body, attempts FROM outbox"
-                " WHERE webhook = ? AND state = 'pending' ORDER BY seq LIMIT 1",
-                (webhook,)).fetchone()
-        if row is None:
-            return None
-        seq, decision, method, url, headers, body, attempts = row
-        request = Request(webhook=webhook, decision_id=decision, method=method, url=url,
-                          headers=tuple((str(k), str(v)) for k, v in json.loads(headers)),
-                          body=bytes(body))
-        return Pending(seq=seq, request=request, attempts=attempts)
+                " WHERE webhook = ? AND state = 'pending' ORDER BY seq LIMIT ?",
+                (webhook, limit)).fetchall()
+        out = []
+        for seq, decision, method, url, headers, body, attempts in rows:
+            request = Request(webhook=webhook, decision_id=decision, method=method, url=url,
+                              headers=tuple((str(k), str(v)) for k, v in json.loads(headers)),
+                              body=bytes(body))
+            out.append(Pending(seq=seq, request=request, attempts=attempts))
+        return out
 
     def mark(self, seq: int, state: str, attempts: int, error: str | None) -> None:
         """Record an attempt's result: ``pending`` (retry later), ``delivered`` or ``failed``."""

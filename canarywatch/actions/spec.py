@@ -46,9 +46,11 @@ class Request:
 
 
 def decision_id(verdict: Verdict) -> str:
-    """Stable id of a decision: the same service, canary, action and event time, the same id."""
-    raw = "\x1f".join((verdict.service, verdict.canary_version, verdict.action.value,
-                       str(verdict.at_unix_nano)))
+    """Stable id of a decision: derived from what was decided (service, the release's
+    baseline and canary versions, action), not from when, so re-deriving it after a restart
+    at another event time gives the same id."""
+    raw = "\x1f".join((verdict.service, verdict.baseline_version, verdict.canary_version,
+                       verdict.action.value))
     return "cwd-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 

@@ -7,11 +7,13 @@ delivers in decision order, retrying with exponential backoff, jitter and ``Retr
 (see :mod:`canarywatch.actions.delivery`), so a slow or dead receiver holds up only itself.
 Requests left pending at shutdown are sent after the next start, with the same id.
 
-Decision id: ``cwd-`` + 32 hex digits of SHA-256 over (service, canary version, action, event
-time of the change). The same for every webhook, so one decision can be traced across
-receivers; the outbox key is (webhook, id). A replay of the same telemetry makes the same ids,
-and a re-sent verdict with an unchanged action is not a new decision (see
-:mod:`canarywatch.actions.outbox`).
+Decision id: ``cwd-`` + 32 hex digits of SHA-256 over what was decided: service, baseline
+version, canary version (the release) and action, never the event time of the look that
+decided it, so a restart that re-derives the decision at another event time (after a crash,
+with a long ``kafka.commit_interval_s``) makes the same id, and the outbox (keyed by webhook
+and id) sends it once. The same for every webhook, so one decision can be traced across
+receivers. A re-sent verdict with an unchanged action is not a new decision, and a new
+decision supersedes an older one still pending (see :mod:`canarywatch.actions.outbox`).
 """
 
 from __future__ import annotations
@@ -101,15 +103,22 @@ class _Worker:
                 self._wait(_ERROR_PAUSE_S)
 
     def _step(self) -> None:
+        """Attempt the oldest pending request that is due; one in retry backoff never holds
+        back a younger one (another canary's decision: a canary has one pending at most)."""
         d = self._d
-        item = d.outbox.next_pending(self.spec.name)
-        if item is None:
+        items = d.outbox.pending(self.spec.name)
+        if not items:
             self._wait(None)
             return
-        wait_s = self._due.get(item.seq, 0.0) - d.clock()
-        if wait_s > 0:
-            self._wait(wait_s)
+        if len(self._due) > len(items):  # forget the backoff of superseded requests
+            seqs = {i.seq for i in items}
+            self._due = {seq: at for seq, at in self._due.items() if seq in seqs}
+        now = d.clock()
+        due = [i for i in items if self._due.get(i.seq, 0.0) <= now]
+        if not due:
+            self._wait(min(self._due.get(i.seq, 0.0) for i in items) - now)
             return
+        item = due[0]
         name = self.spec.name
         outcome = attempt(item.request, self.credentials, self.spec.config.timeout_s,
                           d.wall_clock())

@@ -207,8 +207,10 @@ def test_argo_abort_patches_over_tls_with_token_and_ca(rig: Rig, tmp_path: Path,
         d = rig.dispatcher([argo, untrusted], retry=RetryConfig(max_attempts=1))
         d.send(_verdict(Action.CONTINUE))
         d.send(_verdict(Action.ROLLBACK))
-        d.send(_verdict(Action.PROMOTE, at=T0 + 1))
         assert not d.flush(10.0)  # the untrusted webhook gave up
+        # (sent after the rollback was tried: a newer verdict supersedes a pending one)
+        d.send(_verdict(Action.PROMOTE, at=T0 + 1))
+        assert not d.flush(10.0)
         assert d.pending() == 0
     assert len(api.received) == 1
     patch = api.received[0]
@@ -229,6 +231,7 @@ def test_flag_webhooks_send_every_change_signed_with_the_secret_file(rig: Rig,
     with WebhookReceiver() as receiver:
         d = rig.dispatcher(webhooks_from_flags([receiver.url], secret))
         d.send(_verdict(Action.CONTINUE))
+        assert d.flush(10.0)  # (else the rollback supersedes the continue still pending)
         d.send(_verdict(Action.ROLLBACK, at=T0 + 5))
         assert d.flush(10.0)
     actions = [r.json()["action"] for r in receiver.accepted]  # type: ignore[index]
@@ -239,3 +242,36 @@ def test_flag_webhooks_send_every_change_signed_with_the_secret_file(rig: Rig,
     with pytest.raises(ConfigError) as err:
         webhooks_from_flags(["localhost:8080/hook"], None)
     assert err.value.key == "--webhook"
+
+
+def test_a_rollback_is_not_held_behind_an_older_decision_in_backoff(rig: Rig) -> None:
+    """An older continue (another canary) told to retry in 60 s does not delay a rollback."""
+    with WebhookReceiver([Reply(503, retry_after="60")]) as receiver:
+        hook = _hook(receiver.url + "/hook", on=["change"])
+        d = rig.dispatcher([hook])
+        d.send(_verdict(Action.CONTINUE, canary="1.4.9"))
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < 1:
+            assert time.monotonic() < deadline, "the continue was never attempted"
+            time.sleep(0.02)
+        sent = time.monotonic()
+        d.send(_verdict(Action.ROLLBACK))
+        while len(receiver.received) < 2:
+            assert time.monotonic() < deadline, "the rollback waited behind the backoff"
+            time.sleep(0.02)
+    rollback = receiver.received[1]
+    assert rollback.json()["action"] == "rollback"
+    assert rollback.arrived_s - sent < 5.0
+
+
+def test_a_newer_verdict_supersedes_a_pending_one_for_the_same_canary(rig: Rig) -> None:
+    """Receiver down: continue then rollback for one canary; back up, it gets the rollback only."""
+    port = _free_port()
+    hook = _hook(f"http://127.0.0.1:{port}/hook", on=["change"])
+    d = rig.dispatcher([hook])
+    d.send(_verdict(Action.CONTINUE))
+    d.send(_verdict(Action.ROLLBACK, at=T0 + 30_000_000_000))
+    with WebhookReceiver(port=port) as receiver:
+        assert d.flush(15.0)
+        time.sleep(0.2)
+    assert [r.json()["action"] for r in receiver.received] == ["rollback"]
