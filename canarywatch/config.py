@@ -104,8 +104,18 @@ class TemplatesConfig(_Model):
     # Clusters equal but at one position merge (that position becomes <*>) once this many
     # different values were seen there; 0 turns merging off.
     merge_min_variants: int = Field(default=4, ge=0)
+    # The same for positions of plain words (event types such as Started / Paused / Stopped
+    # are few and recur; names are many): more values are needed before they merge.
+    merge_min_word_variants: int = Field(default=5, ge=0)
     # Fast path: masked token sequences remembered with the template they found; 0 = off.
     cache_size: int = Field(default=100_000, ge=0)
+    # Fields of a JSON or logfmt line that hold its message (the first present is mined)
+    # and its level (which becomes the severity); other fields are attributes.
+    message_fields: tuple[str, ...] = ("msg", "message", "log", "event", "error", "err", "text")
+    level_fields: tuple[str, ...] = ("level", "severity", "lvl", "loglevel", "log.level",
+                                     "levelname", "severity_text", "severityText")
+    # Characters that split a delimited record into fields before masking ("" = none).
+    delimiters: str = "|,;"
 
 
 class AnalysisConfig(_Model):

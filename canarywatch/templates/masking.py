@@ -33,6 +33,8 @@ WILDCARD = "<*>"
 # A line keeps at most this many tokens (the rest becomes one parameter), so one huge record
 # cannot make a huge template; lines longer than MEMO_MAX_BYTES are not memoised.
 MAX_TOKENS = 256
+# Field delimiters split inside a token (``a|b|c``); tabs split anyway, as whitespace.
+DELIMITERS = "|,;"
 MEMO_MAX_BYTES = 4096
 
 _MONTH = "jan feb mar apr may jun jul aug sep oct nov dec"
@@ -60,7 +62,6 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"internal|[a-z]{2}\.[a-z]{2})(?![\w.-])",
     ),
     ("hex", r"0[xX][0-9a-fA-F]+"),
-    ("kv", r"(?<=[\w\]]=)[^\s,;&)\]}]+"),
     ("digits", r"(?<![A-Za-z0-9_.-])[\w.-]*\d[\w.-]*"),
 )
 # The commonest parameter shape, checked before the full rule set: an id or number
@@ -86,6 +87,10 @@ def classify(token: str) -> tuple[str, Kind]:
     """Mask one whitespace token; pure, so its answer can be memoised."""
     if token.isdigit() or token in _EMPTY:
         return PARAM, Kind.PARAM
+    if "=" in token:
+        pair = _PAIR_RX.fullmatch(token)
+        if pair is not None:
+            return _classify_pair(pair.group(1), pair.group(2), pair.group(3))
     bare = token.strip(_STRIP).lower()
     if bare in _UNITS and bare:
         return token, Kind.UNIT
@@ -112,6 +117,42 @@ _CONTEXT_RX = re.compile(
 )
 
 
+# ``key=value`` in one token, with any opening punctuation before the key.
+_PAIR_RX = re.compile(r"([^\w\s]*[A-Za-z_][\w.-]*=)([\"']?)(.+)")
+# Keys whose values name a who, where or which (users, hosts, ids, names): always masked.
+# Other keys keep a value that is a plain word (an operation, a state, a result); when such a
+# key's values keep changing, the miner's variant merging makes the position a parameter.
+_VARIABLE_KEYS = frozenset((
+    "user username usr ugi uid gid login account email owner principal host hostname ip addr "
+    "address src dst source dest destination client remote peer server node pod container "
+    "instance id session sid request req requestid trace traceid span spanid path file "
+    "filename dir url uri query db database schema tbl table name key token target port pid "
+    "tid thread time ts timestamp date duration elapsed latency took size bytes len length "
+    "count offset partition topic group namespace ns job task attempt object bucket queue "
+    "device disk volume image tag sha commit branch"
+).split())
+_VARIABLE_SUFFIXES = ("_id", "-id", ".id", "_ip", "_host", "_name", "_path", "_user", "_addr", "_at",
+                      "_ms", "_s", "_ns", "_bytes", "_count", "_size", "_time")
+
+
+def _variable_key(key: str) -> bool:
+    key = key.lstrip(_STRIP)
+    if key.endswith(("Id", "ID", "Name", "Path", "Host", "Addr")):  # camelCase: userId
+        return True
+    bare = key.lower()
+    return bare.rpartition(".")[2] in _VARIABLE_KEYS or bare.endswith(_VARIABLE_SUFFIXES)
+
+
+def _classify_pair(key: str, quote: str, value: str) -> tuple[str, Kind]:
+    """``key=value``: the value masked when the key names a variable or the value is one."""
+    if _variable_key(key[:-1]):
+        return key + PARAM, Kind.CONST
+    text, kind = classify(value)
+    if kind is Kind.PARAM:
+        return key + PARAM, Kind.CONST
+    return key + quote + text, Kind.CONST
+
+
 class Masker:
     """Line -> masked tokens, memoising whole lines and single tokens (both bounded).
 
@@ -119,7 +160,11 @@ class Masker:
     """
 
     def __init__(self, rules: Sequence[MaskRule] = (), token_cache_size: int = 50_000,
-                 line_cache_size: int = 20_000) -> None:
+                 line_cache_size: int = 20_000, delimiters: str = DELIMITERS) -> None:
+        # A delimiter between two non-blank characters splits a token into fields.
+        self._delimiters = (
+            re.compile(rf"(?<=\S)([{re.escape(delimiters)}])(?=\S)") if delimiters else None
+        )
         self._user: list[tuple[re.Pattern[str], str]] = []
         for i, rule in enumerate(rules):
             try:
@@ -172,6 +217,12 @@ class Masker:
 
     def _classify(self, token: str) -> str:
         text, kind = classify(token)
+        if kind is Kind.CONST and self._delimiters is not None \
+                and self._delimiters.search(token):
+            # A delimited record: each field masked on its own, delimiters kept as tokens.
+            pieces = self._delimiters.split(token)
+            text = " ".join(p if i % 2 else classify(p)[0] for i, p in enumerate(pieces) if p)
+            text = _RUN_RX.sub(PARAM, text)
         value = _MARK.get(kind, "") + text
         if self._token_cache_size:
             if len(self._tokens) >= self._token_cache_size:

@@ -12,6 +12,7 @@ from canarywatch.config import TemplatesConfig
 from canarywatch.errors import StateError
 from canarywatch.events import TemplateMatch
 from canarywatch.templates.masking import Masker, template_text
+from canarywatch.templates.preprocess import Preprocessor
 from canarywatch.templates.service import MinerSettings, ServiceMiner
 from canarywatch.templates.snapshot import FORMAT, dump_service, load_service
 
@@ -32,10 +33,14 @@ class TemplateMiner:
             max_children=config.max_children,
             max_clusters=config.max_clusters,
             merge_min_variants=config.merge_min_variants or 1 << 30,
+            merge_min_word_variants=(config.merge_min_word_variants or 1 << 30)
+            if config.merge_min_variants else 1 << 30,
             cache_size=config.cache_size,
         )
         # One masker (and token memo) for all services: masking does not depend on them.
-        self._masker = Masker(config.masking)
+        self._masker = Masker(config.masking, delimiters=config.delimiters)
+        self.preprocessor = Preprocessor(config.message_fields, config.level_fields)
+        self._text = self.preprocessor.text
         self._services: dict[str, ServiceMiner] = {}
 
     def _service(self, service: str) -> ServiceMiner:
@@ -46,11 +51,15 @@ class TemplateMiner:
         return miner
 
     def match(self, service: str, line: str) -> TemplateMatch:
-        """Add ``line`` to ``service``'s miner and say which template it belongs to."""
+        """Add ``line`` to ``service``'s miner and say which template it belongs to.
+
+        ``line`` is a log body as decoded: a structured line's message and a stack trace's
+        signature are what is mined (see :mod:`canarywatch.templates.preprocess`).
+        """
         miner = self._services.get(service)
         if miner is None:
             miner = self._service(service)
-        return miner.match(line)
+        return miner.match(self._text(line))
 
     def template_count(self, service: str) -> int:
         miner = self._services.get(service)

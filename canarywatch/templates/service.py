@@ -22,8 +22,9 @@ from canarywatch.templates.masking import PARAM, WILDCARD, Masker, template_text
 
 logger = logging.getLogger(__name__)
 
-# A position is a parameter when merge_min_variants values were seen there, each in at most
-# this many lines so far, with at least MIN_CONSTANTS other constant tokens in the template.
+# A position is a parameter when merge_min_variants values were seen there in at most this
+# many lines each so far (and such rare values are most of its values), with at least
+# MIN_CONSTANTS other constant tokens in the template.
 MAX_LINES_PER_VARIANT = 5
 MIN_CONSTANTS = 1
 # Longer templates are not indexed for merging (the index costs tokens squared).
@@ -40,6 +41,7 @@ class MinerSettings:
     max_children: int
     max_clusters: int
     merge_min_variants: int
+    merge_min_word_variants: int
     cache_size: int
 
 
@@ -97,6 +99,8 @@ class ServiceMiner:
             node = drain.root_node.key_to_child_node.get("0")
             ids = [] if node is None else node.cluster_ids
             cluster = drain.id_to_cluster.get(ids[0]) if ids else None
+        if cluster is not None and _differs_in_a_word(tokens, cluster.log_template_tokens):
+            cluster = None  # a different event word is a different statement
         if cluster is None:
             cluster = self._merge_into_variants(tokens)
         if cluster is None:
@@ -167,13 +171,17 @@ class ServiceMiner:
     def _is_parameter(self, clusters: list[LogCluster], tokens: tuple[str, ...],
                       position: int) -> bool:
         """Many rare values at one position make it a parameter; a few common ones do not."""
-        if len(clusters) + 1 < self.settings.merge_min_variants:
+        rare = sum(1 for c in clusters if self.counts[c.cluster_id] <= MAX_LINES_PER_VARIANT)
+        words = _is_word(_value_of(tokens[position])) and all(
+            _is_word(_value_of(c.log_template_tokens[position])) for c in clusters)
+        needed = self.settings.merge_min_word_variants if words \
+            else self.settings.merge_min_variants
+        if rare + 1 < needed:
             return False
         constants = sum(1 for i, t in enumerate(tokens)
                         if i != position and t not in (PARAM, WILDCARD))
-        if constants < MIN_CONSTANTS:
-            return False
-        return max(self.counts[c.cluster_id] for c in clusters) <= MAX_LINES_PER_VARIANT
+        # Rare values must be most of the values seen: a few common event words stay words.
+        return constants >= MIN_CONSTANTS and rare * 2 >= len(clusters)
 
     def _absorb(self, survivor: LogCluster, other: LogCluster) -> None:
         other_id = other.cluster_id
@@ -251,6 +259,40 @@ class ServiceMiner:
             self._results[cluster.cluster_id] = TemplateMatch(
                 cluster.cluster_id, template_text(cluster.log_template_tokens), False
             )
+
+
+def _is_word(token: str) -> bool:
+    """A plain word (letters only, perhaps with punctuation around): ``Started``, ``disk:``."""
+    return token.strip(_WORD_PUNCT).isalpha()
+
+
+_WORD_PUNCT = "()[]{},;:.'\"!?"
+# Words after which a plain word is a name, not an event: ``for user cyrus``.
+_NAMES_NEXT = frozenset(
+    "user users username account login uid host hostname node pod container namespace file "
+    "table database db group role tenant project".split()
+)
+
+
+def _value_of(token: str) -> str:
+    """The value of a ``key=value`` token, else the token."""
+    return token.partition("=")[2] or token
+
+
+def _differs_in_a_word(tokens: tuple[str, ...], template: tuple[str, ...]) -> bool:
+    """Whether ``tokens`` has another plain word where ``template`` has a plain word.
+
+    Drain would make such a position a parameter at the first difference; canarywatch leaves
+    that to variant merging, which needs many rarely seen values there. So ``VM Started`` and
+    ``VM Paused`` stay two templates, while user names still become a parameter.
+    """
+    previous = ""
+    for mine, theirs in zip(tokens, template, strict=False):
+        if mine != theirs and theirs != WILDCARD and _is_word(mine) and _is_word(theirs) \
+                and previous.strip(_WORD_PUNCT).lower() not in _NAMES_NEXT:
+            return True
+        previous = theirs
+    return False
 
 
 def _hole(tokens: tuple[str, ...], position: int) -> tuple[str, ...]:

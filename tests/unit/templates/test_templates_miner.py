@@ -45,11 +45,23 @@ def test_different_errors_do_not_merge() -> None:
 def test_generalising_keeps_the_id() -> None:
     """When a word position becomes a parameter the template text changes, its id does not."""
     miner = TemplateMiner(TemplatesConfig())
-    a = miner.match("svc", "worker finished job alpha in queue cleanup")
-    b = miner.match("svc", "worker finished job beta in queue cleanup")
+    a = miner.match("svc", "worker finished job 7 in queue cleanup")
+    b = miner.match("svc", "worker finished job 8a in queue cleanup")
     assert a.template_id == b.template_id
     assert b.template == "worker finished job <*> in queue cleanup"
     assert miner.template_text("svc", a.template_id) == b.template
+
+
+def test_event_words_stay_apart_names_merge() -> None:
+    """A position of a few common plain words stays words; many rare words become <*>."""
+    miner = TemplateMiner(TemplatesConfig())
+    events = [miner.match("svc", f"VM {word} (Lifecycle Event)").template_id
+              for _ in range(8) for word in ("Started", "Paused", "Resumed", "Stopped")]
+    assert len({miner.canonical_id("svc", i) for i in events}) == 4
+    names = [miner.match("svc", f"worker finished job {name} in queue cleanup").template_id
+             for name in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")]
+    assert len({miner.canonical_id("svc", i) for i in names}) == 1
+    assert miner.template_text("svc", names[0]) == "worker finished job <*> in queue cleanup"
 
 
 def test_services_have_separate_miners() -> None:
