@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 # MIN_CONSTANTS other constant tokens in the template.
 MAX_LINES_PER_VARIANT = 5
 MIN_CONSTANTS = 1
+# A <*> may span at most this many tokens more or fewer than its template has.
+MAX_SPAN_EXTRA = 1
 # Longer templates are not indexed for merging (the index costs tokens squared).
 MAX_MERGE_TOKENS = 64
 _Key = tuple[int, int, tuple[str, ...]]  # (token count, position, tokens with a hole there)
@@ -67,6 +69,10 @@ class ServiceMiner:
         self._generation: dict[int, int] = {}  # token count -> changes seen
         self._cache: dict[tuple[str, ...], tuple[int, int]] = {}
         self._results: dict[int, TemplateMatch] = {}
+        # Variable-length matching: templates with a <*>, by first token; and, per template
+        # size, the line sizes whose cached answers are templates of that size.
+        self._flexible: dict[str, set[int]] = {}
+        self._flex_sizes: dict[int, set[int]] = {}
 
     # ---- matching -----------------------------------------------------------------------
 
@@ -82,6 +88,11 @@ class ServiceMiner:
             self.counts[cluster_id] += 1
             return self._results[cluster_id]
         result = self._slow_match(tokens)
+        template_size = len(self.drain.id_to_cluster[result.template_id].log_template_tokens)
+        if template_size != size:
+            # A variable-length match: a change of templates of the other size must also
+            # drop this answer, so that size's changes count for this one too.
+            self._flex_sizes.setdefault(template_size, set()).add(size)
         if self._generation.get(size, 0) == generation and self.settings.cache_size > 0:
             # Nothing changed: the same tokens will find the same cluster until something does.
             if len(self._cache) >= self.settings.cache_size:
@@ -103,6 +114,12 @@ class ServiceMiner:
             cluster = None  # a different event word is a different statement
         if cluster is None:
             cluster = self._merge_into_variants(tokens)
+        if cluster is None:
+            flex = self._flex_match(tokens)
+            if flex is not None:
+                self.lru.move_to_end(flex.cluster_id)
+                self.counts[flex.cluster_id] += 1
+                return self._results[flex.cluster_id]
         if cluster is None:
             return self._create(tokens)
         new_tokens = tuple(drain.create_template(token_list, cluster.log_template_tokens))
@@ -130,6 +147,7 @@ class ServiceMiner:
         return result
 
     def _set_template(self, cluster: LogCluster, tokens: tuple[str, ...]) -> None:
+        wider = tokens.count(WILDCARD) > cluster.log_template_tokens.count(WILDCARD)
         self._unindex(cluster)
         cluster.log_template_tokens = tokens
         self._index(cluster)
@@ -137,6 +155,8 @@ class ServiceMiner:
         self._results[cluster.cluster_id] = TemplateMatch(
             cluster.cluster_id, template_text(tokens), False
         )
+        if wider:
+            self._absorb_longer(cluster)
 
     # ---- merging variants ---------------------------------------------------------------
 
@@ -168,6 +188,39 @@ class ServiceMiner:
             return survivor
         return None
 
+    # ---- variable-length parameters ------------------------------------------------------
+
+    def _flex_match(self, tokens: tuple[str, ...]) -> LogCluster | None:
+        """A template of another length that ``tokens`` fits, a ``<*>`` spanning more or
+        fewer tokens (``Invalid user mary ann from <*>`` in ``Invalid user <*> from <*>``)."""
+        if not tokens or len(tokens) > MAX_MERGE_TOKENS:
+            return None
+        best: LogCluster | None = None
+        for cluster_id in sorted(self._flexible.get(tokens[0], ())):
+            cluster = self.drain.id_to_cluster[cluster_id]
+            template = cluster.log_template_tokens
+            if template != tokens and 0 < abs(len(template) - len(tokens)) <= MAX_SPAN_EXTRA \
+                    and _fits(template, tokens):
+                best = cluster
+                break
+        return best
+
+    def _absorb_longer(self, survivor: LogCluster) -> None:
+        """Templates of other lengths whose lines fit ``survivor`` now merge into it."""
+        template = survivor.log_template_tokens
+        if not template or len(template) > MAX_MERGE_TOKENS:
+            return
+        first = template[0]
+        for cluster_id in sorted(self.lru):
+            other = self.drain.id_to_cluster.get(cluster_id)
+            if other is None or other is survivor:
+                continue
+            tokens = tuple(other.log_template_tokens)
+            if tokens and tokens[0] == first and len(tokens) != len(template) \
+                    and abs(len(tokens) - len(template)) <= MAX_SPAN_EXTRA \
+                    and _fits(template, tokens):
+                self._absorb(survivor, other)
+
     def _is_parameter(self, clusters: list[LogCluster], tokens: tuple[str, ...],
                       position: int) -> bool:
         """Many rare values at one position make it a parameter; a few common ones do not."""
@@ -198,6 +251,8 @@ class ServiceMiner:
 
     def _index(self, cluster: LogCluster) -> None:
         tokens = cluster.log_template_tokens
+        if tokens and WILDCARD in tokens:
+            self._flexible.setdefault(tokens[0], set()).add(cluster.cluster_id)
         if len(tokens) > MAX_MERGE_TOKENS:
             return
         for position in range(len(tokens)):
@@ -206,6 +261,9 @@ class ServiceMiner:
 
     def _unindex(self, cluster: LogCluster) -> None:
         tokens = cluster.log_template_tokens
+        flexible = self._flexible.get(tokens[0]) if tokens else None
+        if flexible is not None:
+            flexible.discard(cluster.cluster_id)
         if len(tokens) > MAX_MERGE_TOKENS:
             return
         for position in range(len(tokens)):
@@ -232,6 +290,8 @@ class ServiceMiner:
 
     def _bump(self, size: int) -> None:
         self._generation[size] = self._generation.get(size, 0) + 1
+        for other in self._flex_sizes.get(size, ()):
+            self._generation[other] = self._generation.get(other, 0) + 1
 
     def resolve(self, template_id: int) -> int | None:
         """The live id ``template_id`` now stands for (itself, or what it merged into)."""
@@ -292,6 +352,39 @@ def _differs_in_a_word(tokens: tuple[str, ...], template: tuple[str, ...]) -> bo
                 and previous.strip(_WORD_PUNCT).lower() not in _NAMES_NEXT:
             return True
         previous = theirs
+    return False
+
+
+def _same(theirs: str, mine: str) -> bool:
+    return theirs == mine or theirs == WILDCARD
+
+
+def _fits(template: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
+    """Whether ``tokens`` equals ``template`` with one run of ``<*>`` spanning any number
+    (at least one) of plain words; other ``<*>`` stand for one token each.
+
+    Needs at least two constant tokens in the template, so a bare ``<*> <*>`` fits nothing.
+    """
+    if sum(1 for t in template if t not in (WILDCARD, PARAM)) < 2:
+        return False
+    extra = len(tokens) - len(template)
+    for start, token in enumerate(template):
+        if token != WILDCARD:
+            if start >= len(tokens) or not _same(token, tokens[start]):
+                return False
+            continue
+        end = start
+        while end < len(template) and template[end] == WILDCARD:
+            end += 1
+        run = end - start
+        if run + extra < 1:
+            continue
+        tail = template[end:]
+        rest = tokens[end + extra:]
+        if len(tail) == len(rest) and all(map(_same, tail, rest)):
+            # Only plain words may stretch a parameter (a name of several words); other
+            # tokens are structure, like a further ``key=value``.
+            return all(map(_is_word, tokens[start:end + extra]))
     return False
 
 
