@@ -70,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     templates = sub.add_parser("templates", help="show how log lines are grouped into templates")
     _add_common(templates)
-    templates.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    templates.add_argument("--json", action="store_true", help="one JSON object per line")
+    templates.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                           help="log files (plain or gzip); - reads standard input")
+    templates.add_argument("--json", action="store_true",
+                           help="one JSON object per record instead of the table")
+    templates.add_argument("--per-file", action="store_true",
+                           help="one table per file (template ids shared by all files)")
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path)
@@ -184,7 +188,8 @@ def cmd_templates(args: argparse.Namespace) -> int:
     from canarywatch.templates import run_templates_command
 
     cfg = config_mod.load(args.config)
-    return run_templates_command(args.files, args.json, cfg.templates, sys.stdout)
+    return run_templates_command(args.files, args.json, cfg.templates, sys.stdout,
+                                 per_file=args.per_file)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -91,6 +91,14 @@ class ReplayResult:
                 "events": self.counts.to_json()}
 
 
+UNSPECIFIED = Severity.UNSPECIFIED
+
+
+def _may_name_a_level(body: str) -> bool:
+    """Whether a body may carry its own level (JSON, logfmt, klog): checked before parsing."""
+    return "{" in body or "=" in body or body[:1] in "IWEF"
+
+
 class Pipeline:
     """Folds events into templates and analysis state and emits verdict changes."""
 
@@ -229,6 +237,7 @@ class Pipeline:
         observe_log = self._analyzer.observe_log
         match = self._templates.match
         max_line = self._max_line
+        structured = _may_name_a_level
         seen: dict[tuple[str, str, str | None], int] = {}
         seen_get = seen.get
         next_eval = self._next_eval
@@ -263,11 +272,10 @@ class Pipeline:
                     seen[key] = seen_get(key, 0) + 1
                     if ev.version is None:
                         continue
-                    if len(ev.body) > max_line:
-                        line = self._truncated(ev)
-                        observe_log(line, match(line.service, line.body))
-                    else:
-                        observe_log(ev, match(ev.service, ev.body))
+                    line = self._truncated(ev) if len(ev.body) > max_line else ev
+                    if line.severity is UNSPECIFIED and structured(line.body):
+                        line = self._with_body_level(line)
+                    observe_log(line, match(line.service, line.body))
         finally:
             self._count(seen)
 
@@ -296,6 +304,11 @@ class Pipeline:
                 key = (kind, service, version)
                 tally[key] = tally.get(key, 0) + n
         seen.clear()
+
+    def _with_body_level(self, ev: LogEvent) -> LogEvent:
+        """A record without a severity takes the level its structured body names, if any."""
+        severity = self._templates.preprocessor.prepare(ev.body).severity
+        return ev if severity is UNSPECIFIED else replace(ev, severity=severity)
 
     def _span_exceptions(self, ev: SpanEvent, version: str) -> None:
         """A span's recorded exceptions count as ERROR log lines of its service."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from canarywatch.config import LogFieldMapping, LogInputConfig
 from canarywatch.decode.common import as_text
+from canarywatch.decode.structured import LEVEL_FIELDS, MESSAGE_FIELDS, first_field
 from canarywatch.decode.timefmt import leading_time, parse_time
 from canarywatch.errors import DecodeError
 from canarywatch.events import Event, LogEvent, Severity
@@ -102,7 +103,11 @@ class _LineDecoder:
 
 
 class JsonLineDecoder(_LineDecoder):
-    """One JSON object per record; field paths from a LogFieldMapping."""
+    """One JSON object per record; field paths from a LogFieldMapping.
+
+    Where the mapped message or level field is absent, the names structured loggers use
+    (``msg``, ``log``, ``event`` ...; ``severity``, ``lvl`` ...) are tried in turn.
+    """
 
     def __init__(self, fields: LogFieldMapping | None = None, default_service: str = "unknown",
                  default_version: str | None = None) -> None:
@@ -124,6 +129,9 @@ class JsonLineDecoder(_LineDecoder):
             raise DecodeError(record.origin, "a JSON log line must be an object")
         f = self.fields
         message = lookup(obj, f.message)
+        if message is None:  # structured loggers' own names: msg, log, event ...
+            found = first_field(obj, MESSAGE_FIELDS)
+            message = None if found is None else found[1]
         if message is None:
             raise DecodeError(record.origin,
                               f"no message at {f.message!r} (logs.fields.message)")
@@ -132,8 +140,16 @@ class JsonLineDecoder(_LineDecoder):
         trace_id = lookup(obj, f.trace_id)
         return (LogEvent(
             service, version, self._clock.resolve(record.origin, parse_time(lookup(obj, f.time))),
-            level_of(lookup(obj, f.level)), as_text(message),
+            self._level(obj), as_text(message),
             trace_id.lower() if isinstance(trace_id, str) else ""),)
+
+
+    def _level(self, obj: dict[str, object]) -> Severity:
+        level = lookup(obj, self.fields.level)
+        if level is None:
+            found = first_field(obj, LEVEL_FIELDS)
+            level = None if found is None else found[1]
+        return level_of(level)
 
 
 class TextLineDecoder(_LineDecoder):

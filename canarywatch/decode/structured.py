@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 # Field names that hold a line's message, in the order they are tried.
 MESSAGE_FIELDS = ("msg", "message", "log", "event", "error", "err", "text")
@@ -48,14 +49,14 @@ def parse_logfmt(text: str) -> dict[str, str] | None:
     if "=" not in text or not _LOGFMT_LINE.fullmatch(text):
         return None
     pairs: dict[str, str] = {}
-    for key, value in _LOGFMT_PAIRS.findall(text):
-        if value.startswith('"'):
-            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    for key, raw in _LOGFMT_PAIRS.findall(text):
+        value = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\") if raw.startswith('"') \
+            else raw
         pairs.setdefault(key, value)
     return pairs
 
 
-def first_field(obj: dict[str, object], names: tuple[str, ...]) -> tuple[str, object] | None:
+def first_field(obj: Mapping[str, object], names: tuple[str, ...]) -> tuple[str, object] | None:
     """The first of ``names`` present in ``obj`` with a non-empty value, as (name, value).
 
     A dotted name is also looked up one level down (``log.level`` in ``{"log": {"level"}}``).

@@ -23,6 +23,7 @@ from typing import BinaryIO, Literal, cast
 
 from canarywatch.errors import InputError
 from canarywatch.sources.base import PayloadKind, Record
+from canarywatch.sources.multiline import join_continuations
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ class FileSource:
             offset += 4 + size
 
     def _lines(self, stream: BinaryIO) -> Iterator[Record]:
-        """One record per line; the file's kind is told once, from its first lines.
+        """One record per line (a text log's continuation lines joined to the line they
+        continue); the file's kind is told once, from its first lines.
 
         A file is one kind throughout: in a collector JSON file a line that is not OTLP/JSON
         is a malformed record (counted, skipped), never a text log line.
@@ -169,7 +171,10 @@ class FileSource:
         lines = ((n, line) for n, line in numbered if line.strip())
         head = list(islice(lines, _SNIFF_LINES))
         kind = self.kind_hint or file_kind([line for _, line in head])
-        for number, line in chain(head, lines):
+        records: Iterator[tuple[int, bytes]] = chain(head, lines)
+        if kind is PayloadKind.LOG_TEXT:  # a stack trace's lines are one record
+            records = join_continuations(records)
+        for number, line in records:
             yield Record(line, kind, f"{path}:{number}")
 
 

@@ -153,9 +153,8 @@ def application_frames(body: str, limit: int = MAX_FRAMES) -> list[str]:
     frames: list[str] = []
     for line in body.split("\n")[1:]:
         s = line.strip()
-        if s.startswith("at ") and not _LIBRARY_FRAME.match(s):
-            frames.append(s)
-        elif s.startswith('File "') and "site-packages" not in s and "/lib/python" not in s:
+        if (s.startswith("at ") and not _LIBRARY_FRAME.match(s)) or (
+                s.startswith('File "') and "site-packages" not in s and "/lib/python" not in s):
             frames.append(s)
         if len(frames) >= limit:
             break

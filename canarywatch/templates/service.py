@@ -12,6 +12,7 @@ exactly what the slow path would answer.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -322,16 +323,27 @@ class ServiceMiner:
 
 
 def _is_word(token: str) -> bool:
-    """A plain word (letters only, perhaps with punctuation around): ``Started``, ``disk:``."""
-    return token.strip(_WORD_PUNCT).isalpha()
+    """A plain word (letters and ``_`` only, perhaps with punctuation around), alone or as
+    the value of ``key=value``: ``Started``, ``disk:``, ``cmd=get_table``."""
+    word = token.strip(_WORD_PUNCT)
+    if "=" in word:
+        word = word.partition("=")[2].strip(_WORD_PUNCT)
+    return word.replace("_", "").isalpha()
 
 
 _WORD_PUNCT = "()[]{},;:.'\"!?"
 # Words after which a plain word is a name, not an event: ``for user cyrus``.
-_NAMES_NEXT = frozenset(
-    "user users username account login uid host hostname node pod container namespace file "
-    "table database db group role tenant project".split()
-)
+_NAMES_NEXT = frozenset((
+    "user", "users", "username", "account", "login", "uid", "host", "hostname", "node", "pod",
+    "container", "namespace", "file", "table", "database", "db", "group", "role", "tenant",
+    "project"
+))
+
+
+def _names_next(token: str) -> bool:
+    """Whether the word after ``token`` is a name: ``user``, ``for user``, ``get_database:``."""
+    bare = token.strip(_WORD_PUNCT).lower()
+    return re.split(r"[=_.]", bare)[-1] in _NAMES_NEXT
 
 
 def _value_of(token: str) -> str:
@@ -348,15 +360,15 @@ def _differs_in_a_word(tokens: tuple[str, ...], template: tuple[str, ...]) -> bo
     """
     previous = ""
     for mine, theirs in zip(tokens, template, strict=False):
-        if mine != theirs and theirs != WILDCARD and _is_word(mine) and _is_word(theirs) \
-                and previous.strip(_WORD_PUNCT).lower() not in _NAMES_NEXT:
+        if theirs not in (mine, WILDCARD) and _is_word(mine) and _is_word(theirs) \
+                and not _names_next(previous):
             return True
         previous = theirs
     return False
 
 
 def _same(theirs: str, mine: str) -> bool:
-    return theirs == mine or theirs == WILDCARD
+    return theirs in (mine, WILDCARD)
 
 
 def _fits(template: tuple[str, ...], tokens: tuple[str, ...]) -> bool:

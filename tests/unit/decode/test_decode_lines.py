@@ -113,7 +113,7 @@ def test_missing_time_uses_previous_line_of_the_same_stream() -> None:
     assert decoder.untimed == 3
 
 
-@pytest.mark.parametrize("payload", [b"{not json", b"[1,2]", b'{"msg": "no message field"}',
+@pytest.mark.parametrize("payload", [b"{not json", b"[1,2]", b'{"note": "no message field"}',
                                      b"\xff\xfe"])
 def test_bad_json_lines_raise_decode_error(payload: bytes) -> None:
     """Broken JSON, non-objects and lines without the mapped message raise DecodeError."""
@@ -125,7 +125,14 @@ def test_bad_json_lines_raise_decode_error(payload: bytes) -> None:
 def test_missing_message_names_the_config_key() -> None:
     """The error for a line without a message names logs.fields.message."""
     with pytest.raises(DecodeError, match=r"logs\.fields\.message"):
-        JsonLineDecoder().decode(json_record({"msg": "x"}))
+        JsonLineDecoder().decode(json_record({"note": "x"}))
+
+
+def test_structured_logger_field_names_are_found() -> None:
+    """Without the mapped fields, msg / severity as zap, pino or logrus write them are used."""
+    (ev,) = JsonLineDecoder().decode(json_record({"msg": "db down", "severity": "error"}))
+    assert isinstance(ev, LogEvent)
+    assert (ev.body, ev.severity) == ("db down", Severity.ERROR)
 
 
 def text(line: str, origin: str = "app.txt:1", decoder: TextLineDecoder | None = None,

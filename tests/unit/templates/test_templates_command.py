@@ -1,7 +1,9 @@
-"""`canarywatch templates`: per-line output in input order, exit code 2 on a missing file."""
+"""`canarywatch templates`: the table, per-record JSON in input order, stdin, gzip, the shared
+cases' groupings, stack traces as one record, exit code 2 on a missing file."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -10,6 +12,8 @@ import pytest
 
 from canarywatch.config import TemplatesConfig
 from canarywatch.templates import run_templates_command
+
+CASES = Path(__file__).parent / "cases"
 
 
 def test_json_output_one_object_per_line_in_order(tmp_path: Path) -> None:
@@ -27,13 +31,92 @@ def test_json_output_one_object_per_line_in_order(tmp_path: Path) -> None:
     assert records[1]["template"] == "user bob logged in"
 
 
-def test_text_output_is_id_tab_template(tmp_path: Path) -> None:
-    """Without --json each line prints as `<id>\\t<template>`."""
+def test_table_is_most_frequent_first_with_count_severity_and_example(tmp_path: Path) -> None:
+    """Without --json: one row per template, most frequent first, count, severity, example."""
     log = tmp_path / "app.log"
-    log.write_text("took 35 ms\ntook 40 ms\n", encoding="utf-8")
+    log.write_text("2026-01-01T00:00:00Z ERROR disk sda1 failed\n"
+                   "2026-01-01T00:00:01Z INFO took 35 ms\n"
+                   "2026-01-01T00:00:02Z INFO took 40 ms\n", encoding="utf-8")
     out = io.StringIO()
     assert run_templates_command([log], False, TemplatesConfig(), out) == 0
-    assert out.getvalue() == "1\ttook <*>\n1\ttook <*>\n"
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["COUNT", "SEVERITY", "ID", "TEMPLATE"]
+    assert lines[1].split() == ["2", "INFO", "2", "took", "<*>"]
+    assert lines[2].strip() == "e.g. 2026-01-01T00:00:01Z INFO took 35 ms"
+    assert lines[3].split() == ["1", "ERROR", "1", "disk", "<*>", "failed"]
+    assert len(lines) == 5
+
+
+def test_per_file_tables_share_ids(tmp_path: Path) -> None:
+    """--per-file prints one table per file; a template keeps one id in all of them."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("took 35 ms\n", encoding="utf-8")
+    second.write_text("took 40 ms\nbye\n", encoding="utf-8")
+    out = io.StringIO()
+    assert run_templates_command([first, second], False, TemplatesConfig(), out,
+                                 per_file=True) == 0
+    text = out.getvalue()
+    assert text.count("== ") == 2 and text.count("COUNT") == 2
+    assert [line.split()[:3] for line in text.splitlines() if "took" in line
+            and "e.g." not in line] == [["1", "-", "1"], ["1", "-", "1"]]
+
+
+def test_dash_reads_standard_input_gzip_too(tmp_path: Path) -> None:
+    """`-` reads standard input, plain or gzip-compressed."""
+    for payload in (b"took 35 ms\ntook 40 ms\n", gzip.compress(b"took 35 ms\ntook 40 ms\n")):
+        out = io.StringIO()
+        code = run_templates_command([Path("-")], True, TemplatesConfig(), out,
+                                     stdin=io.BufferedReader(io.BytesIO(payload)))  # type: ignore[arg-type]
+        assert code == 0
+        assert [json.loads(x)["template"] for x in out.getvalue().splitlines()] == \
+            ["took <*>", "took <*>"]
+
+
+@pytest.mark.parametrize("case", ["compact-json-lines", "key-value-audit"])
+def test_shared_cases_group_as_labelled(case: str) -> None:
+    """The shared template cases group exactly as their expected.txt labels say."""
+    folder = CASES / case
+    labels = (folder / "expected.txt").read_text(encoding="utf-8").split()
+    out = io.StringIO()
+    assert run_templates_command([folder / "input.log"], True, TemplatesConfig(), out) == 0
+    ids = [json.loads(line)["template_id"] for line in out.getvalue().splitlines()]
+    assert len(ids) == len(labels)
+    assert _partition(ids) == _partition(labels)
+
+
+def test_stack_traces_are_one_record_grouped_by_exception(tmp_path: Path) -> None:
+    """A Java log's stack trace is one record with its header; the ERRORs group by exception,
+    whatever their frames; another exception type is another template."""
+    out = io.StringIO()
+    log = CASES / "multiline-java-app.log"
+    assert run_templates_command([log], True, TemplatesConfig(), out) == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    lines = log.read_text(encoding="utf-8").splitlines()
+    errors = [r for r in records if " ERROR " in lines[r["line"] - 1]]
+    assert len(errors) == sum(" ERROR " in line for line in lines) == 10
+    assert len(records) == sum(not line.startswith((" ", "\t")) for line in lines)
+    assert len({r["template_id"] for r in errors}) == 1
+    assert "SocketTimeoutException: Read timed out" in errors[0]["template"]
+    assert "NioSocketImpl" not in errors[0]["template"]
+    # The same error with one more frame, and a new exception type.
+    deeper = lines[:7]
+    deeper.insert(3, "        at com.shop.cart.RetryingClient.call(RetryingClient.java:33)")
+    other = [lines[0].replace("java.net.SocketTimeoutException: Read timed out",
+                              "java.lang.IllegalStateException: cart 81 is locked"),
+             *lines[1:7]]
+    extra = tmp_path / "more.log"
+    extra.write_text("\n".join([*deeper, *other]) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    assert run_templates_command([log, extra], True, TemplatesConfig(), out) == 0
+    tail = [json.loads(line) for line in out.getvalue().splitlines()][-2:]
+    assert tail[0]["template_id"] == errors[0]["template_id"] != tail[1]["template_id"]
+
+
+def _partition(labels: list[object]) -> set[frozenset[int]]:
+    groups: dict[object, set[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
 
 
 def test_missing_file_exits_2_with_message(tmp_path: Path,
