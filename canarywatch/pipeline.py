@@ -238,6 +238,7 @@ class Pipeline:
         match = self._templates.match
         max_line = self._max_line
         structured = _may_name_a_level
+        prepare_text = self._templates.preprocessor.text
         seen: dict[tuple[str, str, str | None], int] = {}
         seen_get = seen.get
         next_eval = self._next_eval
@@ -272,10 +273,17 @@ class Pipeline:
                     seen[key] = seen_get(key, 0) + 1
                     if ev.version is None:
                         continue
-                    line = self._truncated(ev) if len(ev.body) > max_line else ev
+                    line = ev
                     if line.severity is UNSPECIFIED and structured(line.body):
                         line = self._with_body_level(line)
-                    observe_log(line, match(line.service, line.body))
+                    if len(line.body) > max_line:
+                        # The signature comes from the whole record (a long stack trace's
+                        # innermost cause is at its end); the evidence kept is cut.
+                        text = truncate_line(prepare_text(line.body), max_line)
+                        line = self._truncated(line)
+                        observe_log(line, match(line.service, text))
+                    else:
+                        observe_log(line, match(line.service, line.body))
         finally:
             self._count(seen)
 
