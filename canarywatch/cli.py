@@ -66,7 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
                              "router by accident)")
     replay.add_argument("--state-dir", type=Path,
                         help="where the webhook outbox lives with --deliver")
+    replay.add_argument("--models", type=Path, metavar="DIR",
+                        help="judge against the learned models in DIR too (overrides "
+                             "models.dir): versions with no live baseline, known templates")
     _add_webhook_flags(replay)
+
+    learn = sub.add_parser("learn", help="learn each service's baseline from recorded "
+                                         "telemetry of healthy versions")
+    _add_common(learn)
+    learn.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="the same inputs as replay")
+    learn.add_argument("--version", action="append", default=[], dest="versions",
+                       metavar="VERSION",
+                       help="learn from this version only (repeatable; default: every "
+                            "version seen)")
+    learn.add_argument("--out", type=Path, default=Path("models"), metavar="DIR",
+                       help="where the model files go, one per service (default: models/)")
+    learn.add_argument("--update", action="store_true",
+                       help="add this history to the models already in --out")
+    learn.add_argument("--window-s", type=float, default=60.0,
+                       help="window length of the window-to-window statistics (default 60)")
 
     templates = sub.add_parser("templates", help="show how log lines are grouped into templates")
     _add_common(templates)
@@ -168,7 +187,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     elif cfg.actions.webhooks:
         log.warning("replay: %d webhook(s) configured but not called (use --deliver)",
                     len(cfg.actions.webhooks))
-    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args))
+    from canarywatch.history import history_from_config
+
+    history = history_from_config(cfg, args.models)
+    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args), history=history)
     try:
         result = replay_paths(args.paths, pipeline)
     finally:
@@ -182,6 +204,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         write_report(result, out)
     return EXIT_ROLLBACK if result.rollback else EXIT_OK
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from canarywatch.history import load_models, save_model
+    from canarywatch.history.model import rate
+    from canarywatch.history.recorded import learn_paths
+
+    if args.window_s <= 0:
+        raise ConfigError("--window-s", "must be > 0")
+    cfg = config_mod.load(args.config)
+    previous = load_models(args.out) if args.update and args.out.is_dir() else None
+    models, _ = learn_paths(args.paths, cfg, args.versions or None, args.window_s, previous)
+    for model in models:
+        path = save_model(model, args.out)
+        errors = sum(e.errors for e in model.endpoints)
+        print(f"{path}: {model.service}, {model.describe()}: {len(model.templates)} templates, "
+              f"{len(model.endpoints)} endpoints, {model.requests} {model.exposure}, "
+              f"error rate {rate(errors, model.requests):.2%}")
+    return EXIT_OK
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
@@ -266,7 +307,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(json_output=args.json)
 
 
-_COMMANDS = {"replay": cmd_replay, "templates": cmd_templates,
+_COMMANDS = {"replay": cmd_replay, "learn": cmd_learn, "templates": cmd_templates,
              "check-config": cmd_check_config, "default-config": cmd_default_config,
              "run": cmd_run, "probe": cmd_probe, "simulate": cmd_simulate, "demo": cmd_demo}
 

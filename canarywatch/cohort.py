@@ -81,6 +81,13 @@ class CohortResolver:
         canaries = tuple(v for v, n in counts.items() if v != baseline and n >= floor)
         return Roles(baseline, canaries) if canaries else Roles(baseline, ())
 
+    def explicit_canaries(self, service: str) -> tuple[str, ...]:
+        """The canary versions named for ``service`` in config or on the command line."""
+        explicit = self._explicit.get(service)
+        if explicit is not None:
+            return explicit.canary
+        return () if self._global is None else self._global.canary
+
     def cohort_of(self, service: str, version: str | None) -> Cohort:
         if version is None:
             return Cohort.UNVERSIONED

@@ -297,6 +297,17 @@ class ServerConfig(_Model):
         return value
 
 
+class ModelsConfig(_Model):
+    # Directory of learned service models (`canarywatch learn` writes them); unset: judge
+    # against live baselines only. With a model, a version with no live baseline is judged
+    # against its service's history, and templates the history knows are judged by their
+    # historical rate.
+    dir: str | None = None
+    # Cosine similarity (TF-IDF of template words) from which a template of the same severity
+    # counts as a rewording of a known one.
+    similarity_threshold: float = Field(default=0.6, gt=0, le=1)
+
+
 class Config(_Model):
     cohorts: CohortConfig = Field(default_factory=CohortConfig)
     logs: LogInputConfig = Field(default_factory=LogInputConfig)
@@ -305,6 +316,7 @@ class Config(_Model):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     state_dir: str = "./canarywatch-state"
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from canarywatch.analysis import Analyzer
-from canarywatch.cohort import Cohort, CohortResolver
+from canarywatch.cohort import Cohort, CohortResolver, Roles
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.decode import Decoders
 from canarywatch.decode.batch import (
@@ -39,6 +39,9 @@ from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
 from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
+
+if TYPE_CHECKING:
+    from canarywatch.history.judge import HistoryJudge
 
 __all__ = ["EventCounts", "Pipeline", "ReplayResult", "VerdictSink", "event_time"]
 
@@ -105,15 +108,18 @@ class Pipeline:
     def __init__(self, config: Config, sinks: Sequence[VerdictSink] = (),
                  metrics: Metrics | None = None, *,
                  roles: dict[str, ServiceCohorts] | None = None,
-                 global_roles: ServiceCohorts | None = None) -> None:
+                 global_roles: ServiceCohorts | None = None,
+                 history: HistoryJudge | None = None) -> None:
         self.config = config
+        self._history = history
         self._sinks = list(sinks)
         self._metrics = metrics
         self._decoders = Decoders(config)
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
         self._templates = TemplateMiner(config.templates)
         self._analyzer = Analyzer(config.analysis,
-                                  max_examples=config.templates.examples_per_template)
+                                  max_examples=config.templates.examples_per_template,
+                                  history=history)
         self._lateness_ns = int(config.analysis.lateness_s * _NS)
         self._interval_ns = config.analysis.evaluation_interval_ns
         self._pending = PendingEntries()
@@ -341,11 +347,14 @@ class Pipeline:
         self._flush_tally()
         for service in self._cohorts.services():
             roles = self._cohorts.roles(service)
-            if roles is None:
+            pairs = [] if roles is None else [(roles.baseline, c) for c in roles.canaries]
+            if not pairs and self._history is not None:
+                pairs = self._against_history(service, roles)
+            if not pairs:
                 continue
             text = self._template_text(service)
-            for canary in roles.canaries:
-                verdict = self._analyzer.evaluate(service, roles.baseline, canary, now, text)
+            for baseline, canary in pairs:
+                verdict = self._analyzer.evaluate(service, baseline, canary, now, text)
                 previous = self._current.get(verdict.key)
                 self._current[verdict.key] = verdict
                 if previous is None or previous.action is not verdict.action:
@@ -354,6 +363,19 @@ class Pipeline:
             if self._metrics is not None:
                 self._metrics.templates.labels(service).set(
                     self._templates.template_count(service))
+
+    def _against_history(self, service: str, roles: Roles | None) -> list[tuple[str, str]]:
+        """(history label, version) for a service with one version and a model of it."""
+        assert self._history is not None
+        view = self._history.view(service)
+        if view is None:
+            return []
+        if roles is not None:
+            versions: tuple[str, ...] = (roles.baseline,)
+        else:  # roles given on the command line: judge the named canaries that are here
+            versions = tuple(v for v in self._cohorts.explicit_canaries(service)
+                             if v in self._cohorts.traffic(service))
+        return [(view.label, v) for v in versions if v not in view.model.versions]
 
     def _template_text(self, service: str) -> Callable[[int], str]:
         return lambda template_id: self._templates.template_text(service, template_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from canarywatch.analysis.base import SignalResult
 from canarywatch.analysis.join import PendingLine, TraceJoin
@@ -21,6 +21,9 @@ from canarywatch.config import AnalysisConfig
 from canarywatch.decide.judge import Exposure, LookState, decide
 from canarywatch.events import Action, LogEvent, SpanEvent, SpanKind, TemplateMatch, Verdict
 from canarywatch.serialize import verdict_from_json
+
+if TYPE_CHECKING:
+    from canarywatch.history.judge import HistoryJudge
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,12 @@ _CONSUMER = SpanKind.CONSUMER
 class Analyzer:
     """Windows per (service, version), templates per service, look history per canary."""
 
-    def __init__(self, config: AnalysisConfig, max_examples: int = 3) -> None:
+    def __init__(self, config: AnalysisConfig, max_examples: int = 3,
+                 history: HistoryJudge | None = None) -> None:
         self._config = config
+        # Learned service models (canarywatch.history): refine the log signal, and stand in
+        # for a baseline that has no data in the window.
+        self._history = history
         self._max_examples = max_examples
         self._bucket_ns = max(1, int(config.bucket_s * _NS))
         self._window_ns = int(config.window_s * _NS)
@@ -123,6 +130,13 @@ class Analyzer:
         baseline_window = self._windows.get((service, baseline_version))
         first = canary_window.first_seen_unix_nano if canary_window else None
         age_s = 0.0 if first is None else max(0.0, (now_unix_nano - first) / _NS)
+        history = self._history
+        if history is not None and canary_window is not None and history.view(service) and (
+                baseline_window is None or _silent(baseline_window, now_unix_nano
+                                                   - self._window_ns, now_unix_nano + 1)):
+            return self._history_signals(history, service, canary_window, canary_version,
+                                         now_unix_nano=now_unix_nano, age_s=age_s,
+                                         template_text=template_text)
         if canary_window is None or baseline_window is None:
             canary = (canary_window.summary(now_unix_nano - self._window_ns, now_unix_nano + 1)
                       if canary_window else Summary())
@@ -149,6 +163,24 @@ class Analyzer:
                     c_lines, b_lines, book, ep_share, baseline_version=baseline_version,
                     canary_version=canary_version, config=self._config,
                     template_text=template_text, endpoint=endpoint))
+            if history is not None:
+                found = history.refine(service, found, canary, canary_version)
+            results.extend(_in_window(r, window_ns) for r in found)
+        return results, exposure
+
+    def _history_signals(self, history: HistoryJudge, service: str,
+                         canary_window: VersionWindow, canary_version: str, *,
+                         now_unix_nano: int, age_s: float, template_text: Callable[[int], str],
+                         ) -> tuple[list[SignalResult], Exposure]:
+        """The tests of a version with no live baseline, against its service's model."""
+        results: list[SignalResult] = []
+        exposure = Exposure(0, 0, age_s)
+        book = self._templates.get(service, {})
+        for window_ns in self._window_lengths:
+            canary = canary_window.summary(now_unix_nano - window_ns, now_unix_nano + 1)
+            if window_ns == self._window_ns:
+                exposure = Exposure(canary.requests, canary.logs, age_s)
+            found = history.signals(service, canary, canary_version, book, template_text)
             results.extend(_in_window(r, window_ns) for r in found)
         return results, exposure
 
@@ -191,6 +223,12 @@ class Analyzer:
             (s, c): LookState(int(looks), int(streak),
                               None if rb is None else verdict_from_json(rb))
             for s, c, looks, streak, rb in snapshot.get("looks", [])}
+
+
+def _silent(window: VersionWindow, start_unix_nano: int, end_unix_nano: int) -> bool:
+    """True when a version has neither requests nor lines in ``[start, end)``."""
+    summary = window.summary(start_unix_nano, end_unix_nano)
+    return summary.logs == 0 and not summary.endpoints
 
 
 def _in_window(result: SignalResult, window_ns: int) -> SignalResult:
