@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http-listen", metavar="HOST:PORT")
     run.add_argument("--state-dir", type=Path)
     run.add_argument("--log-format", choices=["json", "text"], default="json")
+    run.add_argument("--insecure-no-auth", action="store_true",
+                     help="serve verdicts and Flagger hooks without a bearer token even off "
+                          "loopback (warned at every start; set server.bearer_token_file "
+                          "instead)")
     _add_webhook_flags(run)
 
     simulate = sub.add_parser(
@@ -267,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.state_dir is not None:
         overrides["state_dir"] = str(args.state_dir)
     cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
-    return run_daemon(cfg)
+    return run_daemon(cfg, insecure_no_auth=args.insecure_no_auth)
 
 
 def parse_fault(spec: str) -> Any:

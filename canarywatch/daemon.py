@@ -477,11 +477,22 @@ def tune_gc_for_streaming() -> None:
 
 
 def run_daemon(config: Config, registry: CollectorRegistry | None = None,
-               install_signals: bool = True) -> int:
-    """``canarywatch run``: serve HTTP, consume until SIGTERM/SIGINT, exit 0."""
+               install_signals: bool = True, insecure_no_auth: bool = False) -> int:
+    """``canarywatch run``: serve HTTP, consume until SIGTERM/SIGINT, exit 0.
+
+    ConfigError before anything starts when ``server.listen`` is off loopback without a
+    token (unless ``insecure_no_auth``); see :mod:`canarywatch.server.auth`.
+    """
     from canarywatch.actions.webhooks import WebhookDispatcher  # noqa: PLC0415
     from canarywatch.server import ApiServer, VerdictBoard, load_bearer_token  # noqa: PLC0415
+    from canarywatch.server.auth import check_listen  # noqa: PLC0415
+    from canarywatch.server.revisions import FILE_NAME, FlaggerRevisions  # noqa: PLC0415
+    from canarywatch.statedir import prepare_state_dir  # noqa: PLC0415
 
+    token = load_bearer_token(config.server)
+    check_listen(config.server, token, insecure_no_auth)
+    prepare_state_dir(Path(config.state_dir))
+    revisions = FlaggerRevisions(Path(config.state_dir) / FILE_NAME)
     registry = registry if registry is not None else CollectorRegistry()
     metrics = create_metrics(registry)
     metrics.broker_connected.set(0)
@@ -497,11 +508,13 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
         _install_signals(daemon)
     unquiet = _quiet_kafka_client()
     server = ApiServer(config.server.listen, board, registry, daemon.ready,
-                       load_bearer_token(config.server), live=daemon.live)
+                       bearer_token=token, revisions=revisions,
+                       live=daemon.live)
     try:
         server.start()
     except OSError as exc:
         dispatcher.close()
+        revisions.close()
         raise ConfigError("server.listen",
                           f"cannot listen on {config.server.listen}: {exc.strerror}") from None
     log.info("serving /healthz /readyz /metrics /v1/verdicts on port %d", server.port)
@@ -516,6 +529,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     finally:
         dispatcher.close()
         server.stop()
+        revisions.close()
         unquiet()
     log.info("stopped cleanly")
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from canarywatch.errors import StateError
+from canarywatch.statedir import prepare_state_dir, secure_file
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,10 @@ class StateStore:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / DB_NAME
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+        prepare_state_dir(state_dir)
         self._lock_fd = _lock(state_dir / LOCK_NAME)
         try:
+            secure_file(self.path)
             # The daemon serialises access with its own lock; rebalance callbacks may save from
             # kafka-python's IO thread.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -82,7 +81,7 @@ class StateStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             self._check_version()
-        except (sqlite3.Error, StateError) as exc:
+        except (OSError, sqlite3.Error, StateError) as exc:
             os.close(self._lock_fd)
             if isinstance(exc, StateError):
                 raise

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from canarywatch.actions.spec import Request
 from canarywatch.errors import StateError
+from canarywatch.statedir import secure_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -71,7 +72,7 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            secure_file(path)
             self._db = sqlite3.connect(str(path), check_same_thread=False,
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

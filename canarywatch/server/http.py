@@ -1,168 +1,112 @@
-"""The daemon's HTTP API (standard library only).
+"""The daemon's HTTP API, served by aiohttp on its own thread and event loop.
 
-=======  ==========================  =================================================
-method   path                        answer
-=======  ==========================  =================================================
-GET      ``/healthz``                200 while the consume loop makes progress
-                                     (``live()``), 503 when it hangs or stalls
-GET      ``/readyz``                 200 once ready (``ready()``), 503 before
-GET      ``/metrics``                Prometheus exposition of the registry passed in
-GET      ``/v1/verdicts``            ``{"verdicts": [Verdict.to_json(), ...]}``
-GET      ``/v1/verdicts/<service>``  Argo Rollouts web metric JSON
-                                     (``?canary_version=`` picks one canary)
-POST     ``/v1/flagger/rollback``    Flagger ``rollback`` hook: 200 roll back, 403 not
-POST     ``/v1/flagger/gate``        Flagger gate hooks (``?hook=rollout`` default,
-                                     ``?hook=confirm-promotion``): 200 healthy, 403 not
-=======  ==========================  =================================================
+=======  ==========================  ====  =============================================
+method   path                        auth  answer
+=======  ==========================  ====  =============================================
+GET      ``/healthz``                no    200 while the consume loop makes progress
+                                           (``live()``), 503 when it hangs or stalls
+GET      ``/readyz``                 no    200 once ready (``ready()``), 503 before
+GET      ``/metrics``                no    Prometheus exposition of the registry passed in
+GET      ``/v1/verdicts``            yes   ``{"verdicts": [Verdict.to_json(), ...]}``
+GET      ``/v1/verdicts/<service>``  yes   Argo Rollouts web metric JSON
+                                           (``?canary_version=`` picks one canary)
+POST     ``/v1/flagger/rollback``    yes   Flagger ``rollback`` hook: 200 roll back, 403 not
+POST     ``/v1/flagger/gate``        yes   Flagger gate hooks (``?hook=rollout`` default,
+                                           ``?hook=confirm-promotion``): 200 healthy, 403 not
+=======  ==========================  ====  =============================================
 
-What each router is told, and why, is in :mod:`canarywatch.server.answers`. When a bearer
-token is configured, the ``/v1/`` endpoints need ``Authorization: Bearer <token>`` (Flagger
-webhooks cannot set headers, so the Flagger endpoints also take it as ``metadata.token``);
-without it they answer 401. ``/healthz``, ``/readyz`` and ``/metrics`` stay open for probes
-and scrapers.
+What each router is told, and why, is in :mod:`canarywatch.server.answers`; what a Flagger
+call may change (its Canary's revision, nothing else) in :mod:`canarywatch.server.revisions`.
+When a bearer token is configured, the "auth" endpoints need ``Authorization: Bearer <token>``
+(Flagger webhooks cannot set headers, so the Flagger endpoints also take it as
+``metadata.token``); without it they answer 401, change nothing, and the attempt is counted in
+``canarywatch_http_auth_failures_total{endpoint}``. Off loopback a token is required (see
+:mod:`canarywatch.server.auth`).
+
+Limits: bodies over :data:`MAX_BODY_BYTES` get 413; JSON nested deeper than
+:data:`MAX_JSON_DEPTH` gets 400; a request not answered within :data:`REQUEST_TIMEOUT_S`
+(a slow body included) gets 503; a connection that sends no complete request within
+:data:`IDLE_TIMEOUT_S` is closed. The listen backlog is :data:`BACKLOG`; connections cost no
+thread, so slow clients cannot starve ``/healthz``.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+from collections.abc import Awaitable, Callable
+from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
-from canarywatch.actions.credentials import read_secret
-from canarywatch.config import ServerConfig
+from canarywatch.events import Verdict
 from canarywatch.server.answers import (
     Answer,
     BadRequestError,
+    FlaggerRequest,
     argo_result,
     gate_answer,
     parse_flagger,
     rollback_answer,
 )
-from canarywatch.server.board import FlaggerRevisions, VerdictBoard
+from canarywatch.server.auth import load_bearer_token, token_matches
+from canarywatch.server.board import VerdictBoard
+from canarywatch.server.revisions import FlaggerRevisions
+
+__all__ = ["ApiServer", "load_bearer_token", "parse_json"]
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1 << 20
-_VERDICTS = "/v1/verdicts"
+MAX_BODY_BYTES: Final = 1 << 20
+MAX_JSON_DEPTH: Final = 32
+REQUEST_TIMEOUT_S: Final = 10.0
+IDLE_TIMEOUT_S: Final = 15.0
+BACKLOG: Final = 4096
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def load_bearer_token(config: ServerConfig) -> str | None:
-    """The server's bearer token from ``server.bearer_token_env`` / ``_file``, or None."""
-    return read_secret("server.bearer_token", config.bearer_token_env, config.bearer_token_file)
+def _json(status: int, body: object) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode("utf-8"),
+                        content_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: ApiServer
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("http %s %s", self.address_string(), format % args)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, body: object) -> None:
-        self._send(status, json.dumps(body).encode("utf-8"), "application/json")
-
-    def _authorized(self, alternative: str | None = None) -> bool:
-        token = self.server.api.bearer_token
-        if token is None:
-            return True
-        header = self.headers.get("Authorization", "")
-        offered = header[7:] if header[:7].lower() == "bearer " else alternative
-        if offered is not None and hmac.compare_digest(offered.encode(), token.encode()):
-            return True
-        self._json(401, {"error": "missing or wrong bearer token"})
-        return False
-
-    def do_GET(self) -> None:
-        api = self.server.api
-        url = urlsplit(self.path)
-        path = url.path
-        if path == "/healthz":
-            live = api.live()
-            self._json(200 if live else 503, {"status": "ok" if live else "stalled"})
-        elif path == "/readyz":
-            ready = api.ready()
-            self._json(200 if ready else 503, {"ready": ready})
-        elif path == "/metrics":
-            self._send(200, generate_latest(api.registry), CONTENT_TYPE_LATEST)
-        elif path in (_VERDICTS, _VERDICTS + "/"):
-            if self._authorized():
-                self._json(200, {"verdicts": [v.to_json() for v in api.board.current()]})
-        elif path.startswith(_VERDICTS + "/"):
-            if self._authorized():
-                service = unquote(path[len(_VERDICTS) + 1:])
-                version = dict(parse_qsl(url.query)).get("canary_version")
-                self._json(200, argo_result(service, api.board.select(service, version)))
-        elif path in ("/v1/flagger/rollback", "/v1/flagger/gate"):
-            self._json(405, {"error": "use POST"})
-        else:
-            self._json(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        answer: Callable[..., Answer]
-        if url.path == "/v1/flagger/rollback":
-            answer = rollback_answer
-        elif url.path == "/v1/flagger/gate":
-            answer = gate_answer
-        else:
-            self.close_connection = True  # the body was not read
-            self._json(404, {"error": "not found"})
-            return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if not 0 < length <= MAX_BODY_BYTES:
-            self.close_connection = True
-            self._json(400, {"error": "a JSON body up to 1 MiB is required"})
-            return
-        raw = self.rfile.read(length)
-        try:
-            request = parse_flagger(json.loads(raw), dict(parse_qsl(url.query)))
-        except (ValueError, UnicodeDecodeError) as exc:  # BadRequestError and JSON errors
-            message = str(exc) if isinstance(exc, BadRequestError) else "body is not valid JSON"
-            self._json(400, {"error": message})
-            return
-        if not self._authorized(request.token):
-            return
-        api = self.server.api
-        floor = api.revisions.floor(request.namespace, request.name, request.checksum,
-                                    api.board.seq)
-        verdict = api.board.select(request.service, request.canary_version, floor)
-        result = answer(request, verdict)
-        self._json(result.status, result.body)
+def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """Parse a request body; BadRequestError when it is not JSON or nests deeper than
+    ``max_depth`` (objects and arrays)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BadRequestError(f"JSON nested deeper than {max_depth} levels") from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise BadRequestError("body is not valid JSON") from None
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (node.values() if isinstance(node, dict)
+                    else node if isinstance(node, list) else None)
+        if children is None:
+            continue
+        if depth > max_depth:
+            raise BadRequestError(f"JSON nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 class ApiServer:
-    """Serves the endpoints above on ``listen`` (``HOST:PORT``; port 0 picks a free one)."""
+    """Serves the endpoints above on ``listen`` (``HOST:PORT``; port 0 picks a free one).
+
+    ``revisions`` defaults to an in-memory :class:`FlaggerRevisions`; the daemon passes one
+    kept in the state directory. Counters are registered on ``registry``.
+    """
 
     def __init__(self, listen: str, board: VerdictBoard, registry: CollectorRegistry,
-                 ready: Callable[[], bool], bearer_token: str | None = None, *,
+                 ready: Callable[[], bool], *, bearer_token: str | None = None,
+                 revisions: FlaggerRevisions | None = None,
                  live: Callable[[], bool] = lambda: True) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
@@ -171,34 +115,176 @@ class ApiServer:
         self.ready = ready
         self.live = live
         self.bearer_token = bearer_token or None
-        self.revisions = FlaggerRevisions()
-        self._server: _Server | None = None
+        self.revisions = revisions if revisions is not None else FlaggerRevisions()
+        self._auth_failures = Counter(
+            "canarywatch_http_auth_failures", "Requests refused for a missing or wrong token",
+            ["endpoint"], registry=registry)
+        self._refused = Counter(
+            "canarywatch_flagger_revision_refused",
+            "Flagger revision changes refused because they would hide a rollback",
+            registry=registry)
+        self._timeouts = Counter("canarywatch_http_timeouts",
+                                 "Requests not answered within the per-request timeout",
+                                 registry=registry)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._port: int | None = None
 
     @property
     def port(self) -> int:
         """The bound port (after :meth:`start`)."""
-        if self._server is None:
+        if self._port is None:
             raise RuntimeError("server not started")
-        return int(self._server.server_address[1])
+        return self._port
+
+    # -- handlers -------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        try:
+            return await asyncio.wait_for(handler(request), REQUEST_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self._timeouts.inc()
+            response = _json(503, {"error": f"not answered within {REQUEST_TIMEOUT_S:g} s"})
+            response.force_close()
+            return response
+        except web.HTTPException as exc:  # aiohttp's own answers (404, 405, 413) as JSON
+            if exc.status == 413:
+                return _json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+            return _json(exc.status, {"error": exc.reason})
+
+    def _authorized(self, request: web.Request, endpoint: str,
+                    alternative: str | None = None) -> bool:
+        token = self.bearer_token
+        if token is None:
+            return True
+        header = request.headers.get("Authorization", "")
+        offered = header[7:] if header[:7].lower() == "bearer " else alternative
+        if token_matches(offered, token):
+            return True
+        self._auth_failures.labels(endpoint).inc()
+        logger.info("HTTP %s %s from %s: missing or wrong bearer token", request.method,
+                    request.path, request.remote)
+        return False
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        live = self.live()
+        return _json(200 if live else 503, {"status": "ok" if live else "stalled"})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        ready = self.ready()
+        return _json(200 if ready else 503, {"ready": ready})
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _verdicts(self, request: web.Request) -> web.Response:
+        if not self._authorized(request, "verdicts"):
+            return _json(401, {"error": "missing or wrong bearer token"})
+        return _json(200, {"verdicts": [v.to_json() for v in self.board.current()]})
+
+    async def _verdict(self, request: web.Request) -> web.Response:
+        if not self._authorized(request, "verdicts"):
+            return _json(401, {"error": "missing or wrong bearer token"})
+        service = request.match_info["service"]
+        version = request.query.get("canary_version")
+        return _json(200, argo_result(service, self.board.select(service, version)))
+
+    async def _use_post(self, _request: web.Request) -> web.Response:
+        return _json(405, {"error": "use POST"})
+
+    async def _rollback(self, request: web.Request) -> web.Response:
+        return await self._flagger(request, rollback_answer, "flagger_rollback")
+
+    async def _gate(self, request: web.Request) -> web.Response:
+        return await self._flagger(request, gate_answer, "flagger_gate")
+
+    async def _flagger(self, request: web.Request,
+                       answer: Callable[[FlaggerRequest, Verdict | None], Answer],
+                       endpoint: str) -> web.Response:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+        raw = await request.read()
+        if not raw:
+            return _json(400, {"error": "a JSON body up to 1 MiB is required"})
+        try:
+            asked = parse_flagger(parse_json(raw), request.query)
+        except BadRequestError as exc:
+            return _json(400, {"error": str(exc)})
+        if not self._authorized(request, endpoint, asked.token):
+            return _json(401, {"error": "missing or wrong bearer token"})
+        resolution = self.revisions.resolve(self.board, asked,
+                                            authenticated=self.bearer_token is not None,
+                                            client=str(request.remote))
+        verdict = self.board.select(asked.service, asked.canary_version, resolution.hidden)
+        result = answer(asked, verdict)
+        body = result.body
+        if resolution.refused is not None:
+            self._refused.inc()
+            body = {**body, "revision": resolution.refused}
+        return _json(result.status, body)
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/v1/verdicts", self._verdicts)
+        app.router.add_get("/v1/verdicts/", self._verdicts)
+        app.router.add_get("/v1/verdicts/{service:.+}", self._verdict)
+        for path, handler in (("/v1/flagger/rollback", self._rollback),
+                              ("/v1/flagger/gate", self._gate)):
+            app.router.add_post(path, handler)
+            app.router.add_get(path, self._use_post)
+        return app
+
+    # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind and serve in a daemon thread; OSError when the address cannot be bound."""
-        server_cls = _Server6 if ":" in self._address[0] else _Server
-        server = server_cls(self._address, _Handler)
-        server.api = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="api-server",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        """Bind and serve on a daemon thread; OSError when the address cannot be bound."""
+        host, port = self._address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        self._port = int(sock.getsockname()[1])
+        loop = asyncio.new_event_loop()
+        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False,
+                               keepalive_timeout=IDLE_TIMEOUT_S, handler_cancellation=True,
+                               shutdown_timeout=2.0)
+        failed: list[BaseException] = []
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(runner.setup())
+                loop.run_until_complete(web.SockSite(runner, sock).start())
+            except BaseException as exc:  # handed to start()'s caller
+                failed.append(exc)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(runner.cleanup())
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name="api-server", daemon=True)
         self._thread.start()
-        logger.info("HTTP API listening on %s:%d", self._address[0], self.port)
+        started.wait()
+        if failed:
+            sock.close()
+            self._loop = self._thread = None
+            raise failed[0]
+        logger.info("HTTP API listening on %s:%d", host, self.port)
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        if self._server is None:
+        if self._loop is None or self._thread is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5.0)
-        self._server = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10.0)
+        self._loop = self._thread = None

@@ -21,6 +21,7 @@ from canarywatch.server import ApiServer, VerdictBoard
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
+TOKEN = "s3cret-token-0123456789"
 
 
 def _verdict(service: str, action: Action, canary: str = "1.5.0", at: int = 10) -> Verdict:
@@ -140,19 +141,43 @@ def test_flagger_example_webhooks_answer_as_flagger_expects(
         assert status != 204
 
 
-def test_last_releases_rollback_does_not_answer_for_the_next_release(
-        served: tuple[Client, VerdictBoard, threading.Event]) -> None:
-    """A new Canary checksum hides earlier verdicts until the new canary has one."""
-    client, board, _ = served
+def test_last_releases_rollback_does_not_answer_for_the_next_release() -> None:
+    """With the token, a new Canary checksum hides earlier verdicts until the new canary has one."""
+    board = VerdictBoard()
+    server = ApiServer("127.0.0.1:0", board, CollectorRegistry(), lambda: True,
+                       bearer_token=TOKEN)
+    server.start()
+    client = Client(server.port)
     board.send(_verdict("checkout", Action.ROLLBACK, canary="1.5.0", at=100))
 
     def rollback(checksum: str) -> int:
         payload = {"name": "checkout", "namespace": "shop", "phase": "Progressing",
-                   "checksum": checksum, "metadata": {}}
+                   "checksum": checksum, "metadata": {"token": TOKEN}}
+        return client.call("POST", "/v1/flagger/rollback", payload)[0]
+
+    try:
+        assert rollback("rev-1") == 200
+        assert rollback("rev-2") == 403  # the next release: 1.5.0's rollback is not about it
+        board.send(_verdict("checkout", Action.CONTINUE, canary="1.5.1", at=200))
+        assert rollback("rev-2") == 403
+        board.send(_verdict("checkout", Action.ROLLBACK, canary="1.5.1", at=300))
+        assert rollback("rev-2") == 200
+    finally:
+        server.stop()
+
+
+def test_without_a_token_the_next_release_moves_once_its_canary_has_a_verdict(
+        served: tuple[Client, VerdictBoard, threading.Event]) -> None:
+    """No token: a new checksum waits for the new canary's verdict before hiding a rollback."""
+    client, board, _ = served
+    board.send(_verdict("checkout", Action.ROLLBACK, canary="1.5.0", at=100))
+
+    def rollback(checksum: str) -> int:
+        payload = {"name": "checkout", "namespace": "shop", "checksum": checksum}
         return client.call("POST", "/v1/flagger/rollback", payload)[0]
 
     assert rollback("rev-1") == 200
-    assert rollback("rev-2") == 403  # the next release: 1.5.0's rollback is not about it
+    assert rollback("rev-2") == 200  # refused: nothing shows yet that rev-2 is a new release
     board.send(_verdict("checkout", Action.CONTINUE, canary="1.5.1", at=200))
     assert rollback("rev-2") == 403
     board.send(_verdict("checkout", Action.ROLLBACK, canary="1.5.1", at=300))
@@ -247,16 +272,16 @@ def test_bearer_token_protects_the_router_endpoints() -> None:
     board = VerdictBoard()
     board.send(_verdict("checkout", Action.ROLLBACK))
     server = ApiServer("127.0.0.1:0", board, CollectorRegistry(), lambda: True,
-                       bearer_token="s3cret-token")
+                       bearer_token=TOKEN)
     server.start()
     try:
         client = Client(server.port)
         assert client.call("GET", "/v1/verdicts")[0] == 401
         assert client.call("GET", "/v1/verdicts/checkout", token="wrong")[0] == 401
-        assert client.call("GET", "/v1/verdicts/checkout", token="s3cret-token")[0] == 200
+        assert client.call("GET", "/v1/verdicts/checkout", token=TOKEN)[0] == 200
         payload: dict[str, object] = {"name": "checkout", "namespace": "shop"}
         assert client.call("POST", "/v1/flagger/rollback", payload)[0] == 401
-        payload["metadata"] = {"token": "s3cret-token"}
+        payload["metadata"] = {"token": TOKEN}
         assert client.call("POST", "/v1/flagger/rollback", payload)[0] == 200
         assert client.call("GET", "/healthz")[0] == 200
         assert client.call("GET", "/metrics")[0] == 200

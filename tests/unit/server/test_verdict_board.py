@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canarywatch.events import Action, Verdict
-from canarywatch.server.board import FlaggerRevisions, VerdictBoard
+from canarywatch.server.board import VerdictBoard
 
 
 def _v(service: str, canary: str, action: Action, at: int) -> Verdict:
@@ -36,24 +36,15 @@ def test_select_prefers_the_named_then_the_latest_canary() -> None:
     assert board.select("other") is None
 
 
-def test_only_verdicts_after_the_floor_count() -> None:
-    """select/find ignore verdicts sent before a given sequence number."""
+def test_hidden_verdicts_do_not_count_until_their_canary_decides_again() -> None:
+    """select/find skip a version's verdicts up to its hidden event time, not later ones."""
     board = VerdictBoard()
     board.send(_v("cart", "2.0", Action.ROLLBACK, 10))
-    floor = board.seq
-    assert board.select("cart", after_seq=floor) is None
+    hidden = {"2.0": 10}
+    assert board.select("cart", hidden=hidden) is None
     board.send(_v("cart", "2.1", Action.CONTINUE, 20))
-    chosen = board.select("cart", after_seq=floor)
+    chosen = board.select("cart", hidden=hidden)
     assert chosen is not None and chosen.canary_version == "2.1"
-    assert [v.canary_version for v in board.find("cart", floor)] == ["2.1"]
-
-
-def test_a_new_flagger_revision_moves_the_floor() -> None:
-    """The first checksum records the revision; a changed one sets the floor to now."""
-    revisions = FlaggerRevisions()
-    assert revisions.floor("shop", "cart", "aaa", board_seq=5) == 0
-    assert revisions.floor("shop", "cart", "aaa", board_seq=9) == 0
-    assert revisions.floor("shop", "cart", "bbb", board_seq=12) == 12
-    assert revisions.floor("shop", "cart", "bbb", board_seq=20) == 12
-    assert revisions.floor("other", "cart", "bbb", board_seq=20) == 0
-    assert revisions.floor("shop", "cart", None, board_seq=30) == 0
+    assert [v.canary_version for v in board.find("cart", hidden)] == ["2.1"]
+    board.send(_v("cart", "2.0", Action.CONTINUE, 30))
+    assert [v.canary_version for v in board.find("cart", hidden)] == ["2.0", "2.1"]
