@@ -33,7 +33,10 @@ DEFAULT_VERSION_KEYS = (
     "service.version",
     "app.version",
     "version",
+    "k8s.pod.label.app.kubernetes.io/version",
     "k8s.pod.labels.app.kubernetes.io/version",
+    "k8s.pod.label.version",
+    "k8s.pod.labels.version",
 )
 
 
@@ -169,6 +172,9 @@ class AnalysisConfig(_Model):
     lateness_s: float = Field(default=5.0, ge=0)
     # At most this many reasons on a verdict (failing ones first).
     max_reasons: int = Field(default=10, gt=0)
+    # An event whose time is farther than this from its stream's watermark (either way) is
+    # rejected (reason clock_skew): it never moves the event clock or starts a look.
+    max_clock_skew_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("recent_window_s", "bucket_s")
     @classmethod

@@ -308,7 +308,7 @@ class Daemon:
         try:
             return batch_of(decoder.decode(record))
         except DecodeError as exc:
-            self.pipeline.reject(exc.origin, exc.message, record.kind.value)
+            self.pipeline.reject(exc.origin, exc.message, record.kind.value, exc.reason)
             return EMPTY_BATCH
 
     def checkpoint(self, final: bool = False) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from canarywatch.rejects import RejectReason
+
 
 class CanarywatchError(Exception):
     """Base of every error canarywatch raises on purpose."""
@@ -28,13 +30,16 @@ class DecodeError(CanarywatchError):
     """One record could not be decoded. ``origin`` says where it came from.
 
     ``origin`` is ``file:line`` for files (``file@offset`` for binary files) and
-    ``topic:partition:offset`` for Kafka. The record is counted, logged and skipped.
+    ``topic:partition:offset`` for Kafka. The record is counted under ``reason``, logged and
+    skipped.
     """
 
-    def __init__(self, origin: str, message: str) -> None:
+    def __init__(self, origin: str, message: str,
+                 reason: RejectReason | None = None) -> None:
         super().__init__(f"{origin}: {message}")
         self.origin = origin
         self.message = message
+        self.reason = reason or RejectReason.MALFORMED_RECORD
 
 
 class DeliveryError(CanarywatchError):

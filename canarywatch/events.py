@@ -34,8 +34,14 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def from_text(cls, text: str) -> Severity:
-        """Map a level name (``error``, ``WARNING``, ``E``, ``crit`` ...) to its level."""
-        return _SEVERITY_TEXT.get(text.strip().upper(), cls.UNSPECIFIED)
+        """Map a level name in any spelling (``error``, ``WARNING``, ``E``, ``crit``,
+        ``Information``, ``ERROR2``, ``SEVERITY_NUMBER_WARN``, ``<3>`` ...) to its level."""
+        word = text.strip().upper()
+        found = _SEVERITY_TEXT.get(word)
+        if found is not None:
+            return found
+        word = word.strip("[]<>():").removeprefix("SEVERITY_NUMBER_").rstrip("0123456789")
+        return _SEVERITY_TEXT.get(word, cls.UNSPECIFIED)
 
 
 _SEVERITY_TEXT: dict[str, Severity] = {
@@ -49,6 +55,14 @@ _SEVERITY_TEXT: dict[str, Severity] = {
     "FATAL": Severity.FATAL, "CRITICAL": Severity.FATAL, "CRIT": Severity.FATAL,
     "F": Severity.FATAL, "EMERG": Severity.FATAL, "ALERT": Severity.FATAL,
     "PANIC": Severity.FATAL,
+    # more spellings real loggers write (logrus, zap, .NET, syslog, java.util.logging ...)
+    "TRC": Severity.TRACE, "FINEST": Severity.TRACE, "FINER": Severity.DEBUG,
+    "DBG": Severity.DEBUG, "VERBOSE": Severity.DEBUG,
+    "INF": Severity.INFO, "INFORMATIONAL": Severity.INFO, "CONFIG": Severity.INFO,
+    "WRN": Severity.WARN, "WARNG": Severity.WARN,
+    "ERRO": Severity.ERROR, "ERRORS": Severity.ERROR, "EROR": Severity.ERROR,
+    "DPANIC": Severity.FATAL, "FTL": Severity.FATAL, "CRT": Severity.FATAL,
+    "EMERGENCY": Severity.FATAL,
 }
 
 

@@ -17,6 +17,7 @@ class Metrics:
     poison_records: Counter  # labels: topic, reason (too_deep|too_large|malformed|exception)
     fold_errors: Counter  # labels: error (exception class): events whose folding raised
     lines_truncated: Counter  # log bodies cut to logs.max_line_chars
+    rejected: Counter  # labels: reason (a RejectReason value): records and events refused
     consumer_lag: Gauge  # labels: topic, partition
     processing_seconds: Histogram  # time to fold one poll batch into state
     templates: Gauge  # labels: service
@@ -51,6 +52,8 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                             "into the analysis raised", ["error"], registry=r),
         lines_truncated=Counter("canarywatch_lines_truncated", "Log bodies cut to "
                                 "logs.max_line_chars", registry=r),
+        rejected=Counter("canarywatch_rejected", "Records and events refused, by reason "
+                         "(canarywatch.rejects.RejectReason)", ["reason"], registry=r),
         consumer_lag=Gauge("canarywatch_consumer_lag", "Consumer lag in records",
                            ["topic", "partition"], registry=r),
         processing_seconds=Histogram("canarywatch_processing_seconds",

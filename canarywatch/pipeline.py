@@ -35,8 +35,10 @@ from canarywatch.decode.batch import (
 from canarywatch.errors import DecodeError
 from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, SpanKind, Verdict
 from canarywatch.metrics import Metrics
+from canarywatch.rejects import RejectReason, RejectTally
 from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
+from canarywatch.skew import SkewGuard
 from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
 
@@ -50,7 +52,6 @@ log = logging.getLogger(__name__)
 _NS = 1_000_000_000
 _COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
 _SPAN_ROW = "row"  # a pending SpanRow in a snapshot: a list, SpanEvent's fields in order
-_LOGGED_REJECTS = 20  # log every rejected record up to this many, then every 1000th
 _LOGGED_FOLD_ERRORS = 20  # log every fold error up to this many, then every 1000th
 TRUNCATION_MARKER = " …[truncated]"
 
@@ -73,10 +74,20 @@ class EventCounts:
     logs: int = 0
     rejected: int = 0
     unversioned: int = 0
+    # rejected records and events by reason (RejectReason values), in first-seen order
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, object]:
         return {"spans": self.spans, "logs": self.logs, "rejected": self.rejected,
-                "unversioned": self.unversioned}
+                "unversioned": self.unversioned,
+                "rejected_by_reason": dict(self.rejected_by_reason)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventCounts:
+        by_reason = data.get("rejected_by_reason") or {}
+        return cls(**{k: int(v) for k, v in data.items()
+                      if k in ("spans", "logs", "rejected", "unversioned")},
+                   rejected_by_reason={str(k): int(v) for k, v in by_reason.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,10 @@ class Pipeline:
         self._history = history
         self._sinks = list(sinks)
         self._metrics = metrics
-        self._decoders = Decoders(config)
+        self.counts = EventCounts()
+        self.rejects = RejectTally(on_reject=self._count_reject)
+        self._decoders = Decoders(config, rejects=self.rejects)
+        self._skew = SkewGuard(config.analysis.max_clock_skew_s, self.rejects)
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
         self._templates = TemplateMiner(config.templates)
         self._analyzer = Analyzer(config.analysis,
@@ -128,7 +142,11 @@ class Pipeline:
         self._next_eval = 0
         self._current: dict[tuple[str, str], Verdict] = {}
         self._changes: list[Verdict] = []
-        self.counts = EventCounts()
+        # Looks at the boundaries of a gap in the data: enough for every window and timer to
+        # run out, then the look at the gap's end (so a gap costs no work proportional to it).
+        self._gap_looks = 2 + int(max(config.analysis.window_s, config.analysis.promote_after_s,
+                                      config.analysis.alpha_horizon_s)
+                                  / config.analysis.evaluation_interval_s)
         self._tally: dict[tuple[str, str, str], int] = {}
         self._max_line = config.logs.max_line_chars
         self.truncated_lines = 0  # log bodies cut to logs.max_line_chars
@@ -137,30 +155,41 @@ class Pipeline:
     # -- input -----------------------------------------------------------------------------
 
     def decode(self, record: Record) -> Sequence[Event]:
-        """Decode one record; a malformed one is counted, logged and skipped."""
+        """Decode one record; a malformed one is counted, logged and skipped, and so are
+        events farther than ``analysis.max_clock_skew_s`` from their stream's watermark."""
         try:
-            return self._decoders.decode(record)
+            events = self._decoders.decode(record)
         except DecodeError as exc:
-            self.reject(exc.origin, exc.message, record.kind.value)
+            self.reject(exc.origin, exc.message, record.kind.value, exc.reason)
             return ()
+        return self._skew.check_events(record.origin, events)
 
-    def reject(self, origin: str, message: str, source: str) -> None:
-        self.counts.rejected += 1
-        n = self.counts.rejected
-        if n <= _LOGGED_REJECTS or n % 1000 == 0:
-            log.warning("skipped malformed record %s: %s (%d skipped so far)", origin, message, n)
+    def reject(self, origin: str, message: str, source: str,
+               reason: RejectReason = RejectReason.MALFORMED_RECORD) -> None:
+        """Count, log and skip one unreadable record from ``origin`` (``source``: its topic
+        or payload kind, the label of ``canarywatch_decode_errors``)."""
         if self._metrics is not None:
             self._metrics.decode_errors.labels(source).inc()
+        self.rejects.reject(origin, reason, message)
+
+    def _count_reject(self, reason: RejectReason, n: int) -> None:
+        counts = self.counts
+        counts.rejected += n
+        counts.rejected_by_reason[reason.value] = counts.rejected_by_reason.get(
+            reason.value, 0) + n
+        if self._metrics is not None:
+            self._metrics.rejected.labels(reason.value).inc(n)
 
     def decode_batch(self, record: Record) -> DecodedBatch:
         """Decode one record for :meth:`feed_batch`: spans analysis does not read are only
         counted (see :mod:`canarywatch.decode.batch`); a malformed record is counted, logged
         and skipped."""
         try:
-            return self._decoders.decode_batch(record)
+            batch = self._decoders.decode_batch(record)
         except DecodeError as exc:
-            self.reject(exc.origin, exc.message, record.kind.value)
+            self.reject(exc.origin, exc.message, record.kind.value, exc.reason)
             return EMPTY_BATCH
+        return self._skew.check_batch(record.origin, batch)
 
     def feed(self, record: Record) -> None:
         self.feed_batch(self.decode_batch(record))
@@ -208,9 +237,16 @@ class Pipeline:
         if self._next_eval == 0:
             self._next_eval = (t // self._interval_ns + 1) * self._interval_ns
             return
+        looks = 0
         while self._next_eval <= t:
             self._evaluate(self._next_eval)
             self._next_eval += self._interval_ns
+            looks += 1
+            if looks == self._gap_looks and self._next_eval <= t:
+                # A gap: nothing arrived since, so the looks in between could only repeat
+                # the last; jump to the last boundary the gap reaches.
+                self._next_eval += (t - self._next_eval) // self._interval_ns \
+                    * self._interval_ns
 
     def _process(self, ready: Sequence[Entry]) -> None:
         """Fold time-ordered entries (see :meth:`_fold`); an entry whose folding raises is
@@ -417,6 +453,7 @@ class Pipeline:
             "next_eval": self._next_eval,
             "current": [v.to_json() for v in self._current.values()],
             "counts": self.counts.to_json(),
+            "stream_watermarks": self._skew.snapshot(),
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -430,8 +467,8 @@ class Pipeline:
         self._next_eval = int(snapshot.get("next_eval", 0))
         current = [verdict_from_json(v) for v in snapshot.get("current", [])]
         self._current = {v.key: v for v in current}
-        counts = snapshot.get("counts", {})
-        self.counts = EventCounts(**{k: int(v) for k, v in counts.items()})
+        self.counts = EventCounts.from_json(snapshot.get("counts", {}))
+        self._skew.restore(snapshot.get("stream_watermarks", {}))
 
 
 def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any] | list[Any]:

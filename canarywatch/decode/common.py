@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from canarywatch.events import Severity, SpanKind
+from canarywatch.sources.detect import looks_binary
 
 UNKNOWN_SERVICE = "unknown_service"
 SPAN_KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
@@ -58,7 +59,7 @@ class EndpointNames:
 
 
 def any_value(value: Any) -> object:
-    """An OTLP AnyValue message as a plain Python value (bytes as hex)."""
+    """An OTLP AnyValue message as a plain Python value (bytes as text, see bytes_text)."""
     which = value.WhichOneof("value")
     if which is None:
         return None
@@ -67,12 +68,42 @@ def any_value(value: Any) -> object:
     if which == "kvlist_value":
         return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
     if which == "bytes_value":
-        return value.bytes_value.hex()
+        return bytes_text(value.bytes_value)
     return getattr(value, which)
+
+
+def bytes_text(data: bytes) -> str:
+    """A ``bytesValue`` as text: its UTF-8 text when it is text, else its hex digits."""
+    if not looks_binary(data):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return data.hex()
 
 
 def kind_of(number: int) -> SpanKind:
     return SPAN_KINDS[number] if 0 <= number < len(SPAN_KINDS) else SpanKind.UNSPECIFIED
+
+
+_SEVERITY_NAMES: dict[str, int] = {"SEVERITY_NUMBER_UNSPECIFIED": 0, **{
+    f"SEVERITY_NUMBER_{name}{'' if step == 0 else step + 1}": base + step
+    for base, name in ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"),
+                       (21, "FATAL"))
+    for step in range(4)}}
+
+
+def severity_number(value: object) -> int:
+    """An OTLP ``severityNumber`` written as an integer, a digit string or an enum name
+    (``SEVERITY_NUMBER_ERROR``); 0 (unspecified) when it is none of these."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= 24 else 0
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return severity_number(int(text))
+        return _SEVERITY_NAMES.get(text.upper(), 0)
+    return 0
 
 
 def severity_of(number: int, text: str) -> Severity:
@@ -109,14 +140,18 @@ def as_text(value: object) -> str:
 
 
 def hex_id(value: object) -> str:
-    """A trace or span id written by OTLP/JSON (hex); base64 from ``json_format`` is repaired."""
+    """A trace or span id as lowercase hex: OTLP/JSON writes hex; the generic proto3 JSON
+    mapping (``json_format``) writes base64, padded or not, standard or URL-safe alphabet."""
     if not isinstance(value, str) or not value:
         return ""
-    if len(value) in (32, 16):
+    if len(value) in (32, 16):  # base64 of 16 or 8 bytes is never this long: hex
         return value.lower()
-    if len(value) in (24, 12):  # 16 / 8 bytes in base64: a json_format producer
+    if len(value) in (24, 22, 12, 11):
+        padded = value + "=" * (-len(value) % 4)
         try:
-            return base64.b64decode(value, validate=True).hex()
+            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             return value.lower()
+        if len(raw) in (16, 8):
+            return raw.hex()
     return value.lower()

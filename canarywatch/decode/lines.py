@@ -16,10 +16,13 @@ from collections.abc import Mapping, Sequence
 from canarywatch.config import LogFieldMapping, LogInputConfig
 from canarywatch.decode.common import as_text
 from canarywatch.decode.structured import LEVEL_FIELDS, MESSAGE_FIELDS, first_field
+from canarywatch.decode.timecheck import MAX_UINT64, MIN_UNIX_NANO
 from canarywatch.decode.timefmt import leading_time, parse_time
 from canarywatch.errors import DecodeError
 from canarywatch.events import Event, LogEvent, Severity
+from canarywatch.rejects import RejectReason
 from canarywatch.sources.base import Record
+from canarywatch.sources.detect import looks_binary
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +123,15 @@ class JsonLineDecoder(_LineDecoder):
 
     def decode(self, record: Record) -> Sequence[Event]:
         if record.error is not None:
-            raise DecodeError(record.origin, record.error)
+            raise DecodeError(record.origin, record.error, record.reason)
         try:
             obj = json.loads(record.payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DecodeError(record.origin, f"not a JSON log line: {exc}") from None
+            raise DecodeError(record.origin, f"not a JSON log line: {exc}",
+                              RejectReason.NOT_A_JSON_LOG) from None
         if not isinstance(obj, dict):
-            raise DecodeError(record.origin, "a JSON log line must be an object")
+            raise DecodeError(record.origin, "a JSON log line must be an object",
+                              RejectReason.NOT_A_JSON_LOG)
         f = self.fields
         message = lookup(obj, f.message)
         if message is None:  # structured loggers' own names: msg, log, event ...
@@ -134,12 +139,19 @@ class JsonLineDecoder(_LineDecoder):
             message = None if found is None else found[1]
         if message is None:
             raise DecodeError(record.origin,
-                              f"no message at {f.message!r} (logs.fields.message)")
+                              f"no message at {f.message!r} (logs.fields.message)",
+                              RejectReason.NO_MESSAGE)
         service = as_text(lookup(obj, f.service)) or record.service or self.default_service
         version = as_text(lookup(obj, f.version)) or record.version or self.default_version
         trace_id = lookup(obj, f.trace_id)
+        at_ns = parse_time(lookup(obj, f.time))
+        if at_ns is not None and not MIN_UNIX_NANO <= at_ns <= MAX_UINT64:
+            raise DecodeError(record.origin, f"time field {f.time!r} holds {at_ns} ns, before "
+                              "2000-01-01 or beyond the uint64 range",
+                              RejectReason.TIME_BEFORE_2000 if at_ns < MIN_UNIX_NANO
+                              else RejectReason.TIME_BEYOND_UINT64)
         return (LogEvent(
-            service, version, self._clock.resolve(record.origin, parse_time(lookup(obj, f.time))),
+            service, version, self._clock.resolve(record.origin, at_ns),
             self._level(obj), as_text(message),
             trace_id.lower() if isinstance(trace_id, str) else ""),)
 
@@ -165,13 +177,20 @@ class TextLineDecoder(_LineDecoder):
 
     def decode(self, record: Record) -> Sequence[Event]:
         if record.error is not None:
-            raise DecodeError(record.origin, record.error)
+            raise DecodeError(record.origin, record.error, record.reason)
         try:
             line = record.payload.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
+            if looks_binary(record.payload):
+                raise DecodeError(record.origin, "binary data, not a text log line",
+                                  RejectReason.BINARY_CONTENT) from None
             line = record.payload.decode("utf-8", errors="replace").rstrip("\r\n")
+        else:
+            if looks_binary(record.payload):
+                raise DecodeError(record.origin, "control characters, not a text log line",
+                                  RejectReason.BINARY_CONTENT)
         if not line.strip():
-            raise DecodeError(record.origin, "empty log line")
+            raise DecodeError(record.origin, "empty log line", RejectReason.EMPTY_LINE)
         at_ns, rest_at = leading_time(line)
         severity, body = split_level(line[rest_at:])
         return (LogEvent(

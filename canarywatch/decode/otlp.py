@@ -16,11 +16,18 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from canarywatch.decode.batch import DecodedBatch, batch_of
-from canarywatch.decode.otlp_json import JsonDecoder
+from canarywatch.decode.otlp_json import JsonDecoder, in_words
 from canarywatch.decode.otlp_proto import ProtoDecoder
 from canarywatch.errors import DecodeError
 from canarywatch.events import Event
+from canarywatch.rejects import RejectReason, RejectTally
 from canarywatch.sources.base import PayloadKind, Record
+from canarywatch.sources.detect import (
+    Compression,
+    decompress_payload,
+    looks_binary,
+    payload_compression,
+)
 
 _T = TypeVar("_T")
 
@@ -34,43 +41,52 @@ _LOG_ONLY = frozenset({(1, 1), (2, 0), (6, 2), (7, 0), (8, 5), (10, 2), (11, 1),
 
 
 def is_json(payload: bytes) -> bool:
-    """OTLP/JSON starts with ``{`` (after whitespace); otlp_proto never does."""
-    return payload[:64].lstrip(_WHITESPACE)[:1] == b"{"
+    """OTLP/JSON starts with ``{`` or, for an array of messages, ``[`` (after whitespace);
+    otlp_proto (almost) never does: see the fallback in :meth:`OtlpDecoder.decode`."""
+    return payload[:64].lstrip(_WHITESPACE)[:1] in (b"{", b"[")
 
 
 class OtlpDecoder:
     """Decodes OTLP records of kind OTLP_SPANS, OTLP_LOGS and OTLP_ANY into events."""
 
-    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1) -> None:
-        self.proto = ProtoDecoder(version_keys, count_group_ns)
-        self.json = JsonDecoder(version_keys)
+    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1,
+                 rejects: RejectTally | None = None) -> None:
+        """Spans and log records with impossible times are left out and counted in
+        ``rejects`` (shared with the pipeline)."""
+        self.rejects = rejects if rejects is not None else RejectTally()
+        self.proto = ProtoDecoder(version_keys, count_group_ns, self.rejects)
+        self.json = JsonDecoder(version_keys, self.rejects)
+
+    def share_rejects(self, rejects: RejectTally) -> None:
+        """Count left-out spans and log records in ``rejects`` from now on."""
+        self.rejects = self.proto.rejects = self.json.rejects = rejects
 
     def decode(self, record: Record) -> Sequence[Event]:
-        payload, kind = record.payload, record.kind
-        if record.error is not None:
-            raise DecodeError(record.origin, record.error)
-        if not payload:
-            raise DecodeError(record.origin, "empty payload")
+        """The events of one record; DecodeError (with its reason) when it is unreadable."""
+        return self._decode_payload(_payload(record), record.kind, record.origin)
+
+    def _decode_payload(self, payload: bytes, kind: PayloadKind, origin: str,
+                        ) -> Sequence[Event]:
         if is_json(payload):
             try:
-                return self._decode_json(payload, kind, record.origin)
+                return self._decode_json(payload, kind, origin)
             except DecodeError as json_error:
                 # otlp_proto begins with 0x0A, a newline: whitespace-looking bytes then "{"
                 # could in theory still be protobuf, so that is tried before giving up.
                 if payload[:1] != b"\n":
                     raise
                 try:
-                    return self._decode_proto(payload, kind, record.origin)
+                    return self._decode_proto(payload, kind, origin)
                 except DecodeError:
                     raise json_error from None
-        return self._decode_proto(payload, kind, record.origin)
+        return self._decode_proto(payload, kind, origin)
 
     def decode_batch(self, record: Record) -> DecodedBatch:
         """Like :meth:`decode`, with the spans analysis does not read only counted (see
         :mod:`canarywatch.decode.batch`); OTLP/JSON is decoded in full."""
-        payload = record.payload
-        if record.error is not None or not payload or is_json(payload):
-            return batch_of(self.decode(record))
+        payload = _payload(record)
+        if is_json(payload):
+            return batch_of(self._decode_payload(payload, record.kind, record.origin))
         proto = self.proto
         return _read_proto(payload, record.kind, record.origin,
                            proto.span_batch, proto.log_batch)
@@ -81,24 +97,62 @@ class OtlpDecoder:
     def _decode_json(self, payload: bytes, kind: PayloadKind, origin: str) -> Sequence[Event]:
         try:
             data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DecodeError(origin, f"not valid OTLP/JSON: {exc}") from None
+        except UnicodeDecodeError:
+            raise DecodeError(origin, "OTLP/JSON payload is not UTF-8 text",
+                              RejectReason.INVALID_JSON) from None
+        except json.JSONDecodeError as exc:
+            raise DecodeError(origin, f"not valid OTLP/JSON ({exc.msg} at line {exc.lineno} column "
+                              f"{exc.colno})", RejectReason.INVALID_JSON) from None
+        if isinstance(data, list):  # a JSON array of TracesData / LogsData objects
+            events: list[Event] = []
+            for item in data:
+                events.extend(self._decode_object(item, kind, origin))
+            return events
+        return self._decode_object(data, kind, origin)
+
+    def _decode_object(self, data: object, kind: PayloadKind, origin: str) -> Sequence[Event]:
         if not isinstance(data, dict):
-            raise DecodeError(origin, "OTLP/JSON must be an object")
+            raise DecodeError(origin, f"OTLP/JSON must be an object, not a {type(data).__name__}",
+                              RejectReason.NOT_OTLP_JSON)
         spans = "resourceSpans" in data or "resource_spans" in data
         logs = "resourceLogs" in data or "resource_logs" in data
         if kind is PayloadKind.OTLP_ANY:
             if not spans and not logs:
-                raise DecodeError(origin, "JSON object has neither resourceSpans nor resourceLogs")
+                raise DecodeError(origin, "JSON object has neither resourceSpans nor "
+                                  "resourceLogs", RejectReason.NOT_OTLP_JSON)
             kind = PayloadKind.OTLP_SPANS if spans else PayloadKind.OTLP_LOGS
         try:
             if kind is PayloadKind.OTLP_SPANS:
-                return self.json.spans(data)
+                return self.json.spans(data, origin)
             if kind is PayloadKind.OTLP_LOGS:
-                return self.json.logs(data)
+                return self.json.logs(data, origin)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DecodeError(origin, f"malformed OTLP/JSON: {exc!r}") from None
-        raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
+            raise DecodeError(origin, f"malformed OTLP/JSON: {in_words(exc)}",
+                              RejectReason.MALFORMED_OTLP) from None
+        raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records",
+                          RejectReason.WRONG_KIND)
+
+
+def _payload(record: Record) -> bytes:
+    """The record's payload, decompressed when it is a gzip / zstd / lz4 message; a
+    DecodeError for records a source could not read, empty, corrupt or binary payloads."""
+    if record.error is not None:
+        raise DecodeError(record.origin, record.error, record.reason)
+    payload = record.payload
+    if not payload:
+        raise DecodeError(record.origin, "empty payload", RejectReason.EMPTY_PAYLOAD)
+    if payload[:1] == b"\n":  # otlp_proto: the fast path
+        return payload
+    compression = payload_compression(payload)
+    if compression is not Compression.NONE:
+        try:
+            payload = decompress_payload(payload, compression)
+        except ValueError as exc:
+            raise DecodeError(record.origin, str(exc), RejectReason.CORRUPT_COMPRESSION) from None
+        if not payload:
+            raise DecodeError(record.origin, f"empty {compression.value} message",
+                              RejectReason.EMPTY_PAYLOAD)
+    return payload
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -162,16 +216,20 @@ def sniff_proto(payload: bytes) -> PayloadKind:
 
 
 def _read_proto(payload: bytes, kind: PayloadKind, origin: str,
-                spans: Callable[[bytes], _T], logs: Callable[[bytes], _T]) -> _T:
+                spans: Callable[[bytes, str], _T], logs: Callable[[bytes, str], _T]) -> _T:
     """Read an otlp_proto payload with ``spans`` or ``logs`` by its kind (sniffed for
     OTLP_ANY); a bad message or a kind OTLP cannot hold is a DecodeError for ``origin``."""
     try:
         if kind is PayloadKind.OTLP_ANY:
             kind = sniff_proto(payload)
         if kind is PayloadKind.OTLP_SPANS:
-            return spans(payload)
+            return spans(payload, origin)
         if kind is PayloadKind.OTLP_LOGS:
-            return logs(payload)
-    except ProtobufDecodeError as exc:
-        raise DecodeError(origin, f"not a valid otlp_proto message: {exc}") from None
-    raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records")
+            return logs(payload, origin)
+    except ProtobufDecodeError:
+        what = "binary data" if looks_binary(payload[:512]) else "text"
+        raise DecodeError(origin, f"not a valid otlp_proto message (nor OTLP/JSON): {what} "
+                          "that does not parse as TracesData or LogsData",
+                          RejectReason.INVALID_PROTOBUF) from None
+    raise DecodeError(origin, f"the OTLP decoder cannot read {kind.value} records",
+                      RejectReason.WRONG_KIND)

@@ -1,12 +1,21 @@
 """OTLP/JSON TracesData / LogsData into events, read with the standard library.
 
 protobuf's ``json_format`` is not used: OTLP/JSON writes trace and span ids as hex where
-``json_format`` expects base64. Field names are camelCase, enums integers, 64-bit integers
-strings; readers must also accept the snake_case names (``resource_spans``).
+``json_format`` expects base64. Every variant real producers write is read: camelCase or
+snake_case names (``resourceSpans`` / ``resource_spans``); ids in hex or base64; enums as
+integers, digit strings or names (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``,
+``SEVERITY_NUMBER_ERROR``); 64-bit integers as strings or numbers; bodies and attribute
+values that are strings, numbers, maps (``kvlistValue``), arrays or bytes (``bytesValue``,
+base64: read as UTF-8 text when it is text, as the protobuf decoder does).
+
+A span or log record that cannot be used (an impossible time, a field of the wrong type) is
+left out and counted in ``rejects`` under its reason; the rest of the message is read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,16 +31,27 @@ from canarywatch.decode.common import (
     EndpointNames,
     as_status,
     as_text,
+    bytes_text,
     hex_id,
     kind_of,
+    severity_number,
     severity_of,
     slots_with_versions,
 )
 from canarywatch.decode.fastbuild import span_event
+from canarywatch.decode.timecheck import (
+    BadTimeError,
+    check_event_time,
+    check_span_times,
+    json_nanos,
+)
 from canarywatch.events import ExceptionRecord, LogEvent, SpanEvent, SpanKind
+from canarywatch.rejects import RejectReason, RejectTally
 
 Json = dict[str, Any]
 _KIND_NAMES = {f"SPAN_KIND_{k.name}": k for k in SpanKind}
+_STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_SCALARS = ("stringValue", "string_value", "boolValue", "bool_value")
 
 
 def _get(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
@@ -39,21 +59,36 @@ def _get(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
     return obj.get(snake) if value is None else value
 
 
+def _b64_text(value: object) -> str:
+    """A proto3 JSON ``bytesValue`` (base64) as text (see :func:`bytes_text`)."""
+    if not isinstance(value, str):
+        return as_text(value)
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_"
+                               if ("-" in value or "_" in value) else None, validate=True)
+    except (binascii.Error, ValueError):
+        return value
+    return bytes_text(raw)
+
+
 def json_value(value: Any) -> object:
     """An OTLP/JSON AnyValue object as a plain Python value."""
     if not isinstance(value, dict):
         return value
     for key, inner in value.items():
-        if key in ("stringValue", "string_value", "boolValue", "bool_value",
-                   "doubleValue", "double_value", "bytesValue", "bytes_value"):
+        if key in _SCALARS:
             return inner
         if key in ("intValue", "int_value"):
             return int(inner)
+        if key in ("doubleValue", "double_value"):
+            return float(inner)
+        if key in ("bytesValue", "bytes_value"):
+            return _b64_text(inner)
         if key in ("arrayValue", "array_value"):
-            return [json_value(v) for v in (inner or {}).get("values", ())]
+            return [json_value(v) for v in (inner or {}).get("values") or ()]
         if key in ("kvlistValue", "kvlist_value"):
             return {kv.get("key", ""): json_value(kv.get("value"))
-                    for kv in (inner or {}).get("values", ())}
+                    for kv in (inner or {}).get("values") or ()}
     return None
 
 
@@ -69,15 +104,32 @@ def _first_version(attributes: Mapping[str, object], version_keys: Sequence[str]
     return None
 
 
-def _nanos(value: Any) -> int:
-    return int(value) if value not in (None, "") else 0
+def _enum(value: object, names: Mapping[str, int]) -> int:
+    """An enum written as an integer, a digit string or its name; 0 when unknown."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isdigit() else names.get(text.upper(), 0)
+    return 0
+
+
+def in_words(exc: Exception) -> str:
+    """A malformed-field exception as a sentence (no Python exception text)."""
+    if isinstance(exc, KeyError):
+        return f"required field {exc.args[0]!r} is missing"
+    if isinstance(exc, ValueError):
+        return "a number field holds something that is not a number"
+    return "a field holds a value of the wrong JSON type (e.g. a string where an object or a " \
+           "list belongs)"
 
 
 class JsonDecoder:
     """Decodes OTLP/JSON objects (already parsed with ``json.loads``)."""
 
-    def __init__(self, version_keys: Sequence[str]) -> None:
+    def __init__(self, version_keys: Sequence[str], rejects: RejectTally | None = None) -> None:
         self.version_keys = tuple(version_keys)
+        self.rejects = rejects if rejects is not None else RejectTally()
         self._slots = slots_with_versions(self.version_keys)
         self._endpoints = EndpointNames()
 
@@ -86,17 +138,31 @@ class JsonDecoder:
         service = as_text(attributes.get("service.name")) or UNKNOWN_SERVICE
         return service, _first_version(attributes, self.version_keys)
 
-    def spans(self, data: Json) -> list[SpanEvent]:
-        """Every span of a TracesData object; KeyError / TypeError / ValueError when malformed."""
+    def _reject(self, origin: str, what: str, exc: Exception) -> None:
+        if isinstance(exc, BadTimeError):
+            self.rejects.reject(origin, exc.reason, f"{what}: {exc.detail}")
+        else:
+            self.rejects.reject(origin, RejectReason.MALFORMED_OTLP, f"{what}: {in_words(exc)}")
+
+    def spans(self, data: Json, origin: str = "") -> list[SpanEvent]:
+        """Every usable span of a TracesData object (the others counted in ``rejects``);
+        KeyError / TypeError / ValueError when its structure above the spans is malformed."""
         out: list[SpanEvent] = []
         for rs in _get(data, "resourceSpans", "resource_spans") or ():
             service, resource_version = self._resource(rs)
             for ss in _get(rs, "scopeSpans", "scope_spans") or ():
                 for s in ss.get("spans") or ():
-                    out.append(self._span(s, service, resource_version))
+                    try:
+                        out.append(self._span(s, service, resource_version))
+                    except (BadTimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                        self._reject(origin, f"span of {service}", exc)
         return out
 
     def _span(self, s: Json, service: str, resource_version: str | None) -> SpanEvent:
+        start = json_nanos(_get(s, "startTimeUnixNano", "start_time_unix_nano"),
+                           "startTimeUnixNano")
+        end = json_nanos(_get(s, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")
+        check_span_times(start, end)
         slots = self._slots
         present = {kv["key"]: kv.get("value") for kv in s.get("attributes") or ()
                    if kv["key"] in slots}
@@ -113,46 +179,56 @@ class JsonDecoder:
         status = as_status(values.get(STATUS))
         name = str(s.get("name") or "")
         kind = s.get("kind") or 0
-        span_kind = _KIND_NAMES.get(kind, SpanKind.UNSPECIFIED) if isinstance(kind, str) \
-            else kind_of(int(kind))
-        code = (s.get("status") or {}).get("code") or 0
-        is_error = code in (STATUS_CODE_ERROR, "STATUS_CODE_ERROR") or (status or 0) >= 500
+        span_kind = _KIND_NAMES.get(kind.strip().upper(), SpanKind.UNSPECIFIED) \
+            if isinstance(kind, str) and not kind.strip().isdigit() else kind_of(int(kind))
+        code = _enum((s.get("status") or {}).get("code"), _STATUS_NAMES)
+        is_error = code == STATUS_CODE_ERROR or (status or 0) >= 500
         exceptions = tuple(
             _exception(e) for e in s.get("events") or () if e.get("name") == "exception")
         return span_event(
             service, version, name, span_kind,
             self._endpoints.name(texts[METHOD], texts[ROUTE], texts[RPC_SERVICE],
                                  texts[RPC_METHOD], name),
-            _nanos(_get(s, "startTimeUnixNano", "start_time_unix_nano")),
-            _nanos(_get(s, "endTimeUnixNano", "end_time_unix_nano")),
-            is_error, status, hex_id(_get(s, "traceId", "trace_id")),
+            start, end, is_error, status, hex_id(_get(s, "traceId", "trace_id")),
             hex_id(_get(s, "spanId", "span_id")), exceptions)
 
-    def logs(self, data: Json) -> list[LogEvent]:
-        """Every log record of a LogsData object; KeyError / TypeError / ValueError if bad."""
+    def logs(self, data: Json, origin: str = "") -> list[LogEvent]:
+        """Every usable log record of a LogsData object (the others counted in ``rejects``);
+        KeyError / TypeError / ValueError when its structure above the records is bad."""
         out: list[LogEvent] = []
         for rl in _get(data, "resourceLogs", "resource_logs") or ():
             service, resource_version = self._resource(rl)
             for sl in _get(rl, "scopeLogs", "scope_logs") or ():
                 for r in _get(sl, "logRecords", "log_records") or ():
-                    version = resource_version
-                    if version is None:
-                        version = _first_version(_attributes(r.get("attributes")),
-                                                 self.version_keys)
-                    number = _get(r, "severityNumber", "severity_number") or 0
-                    text = str(_get(r, "severityText", "severity_text") or "")
-                    severity = severity_of(number if isinstance(number, int) else 0, text)
-                    at_ns = _nanos(_get(r, "timeUnixNano", "time_unix_nano")) or _nanos(
-                        _get(r, "observedTimeUnixNano", "observed_time_unix_nano"))
-                    out.append(LogEvent(
-                        service, version, at_ns, severity, as_text(json_value(r.get("body"))),
-                        hex_id(_get(r, "traceId", "trace_id")),
-                        hex_id(_get(r, "spanId", "span_id"))))
+                    try:
+                        out.append(self._log(r, service, resource_version))
+                    except (BadTimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                        self._reject(origin, f"log record of {service}", exc)
         return out
+
+    def _log(self, r: Json, service: str, resource_version: str | None) -> LogEvent:
+        at_ns = json_nanos(_get(r, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
+        field = "timeUnixNano"
+        if not at_ns:
+            at_ns = json_nanos(_get(r, "observedTimeUnixNano", "observed_time_unix_nano"),
+                               "observedTimeUnixNano")
+            field = "timeUnixNano and observedTimeUnixNano" if not at_ns \
+                else "observedTimeUnixNano"
+        check_event_time(at_ns, field)
+        version = resource_version
+        if version is None:
+            version = _first_version(_attributes(r.get("attributes")), self.version_keys)
+        number = severity_number(_get(r, "severityNumber", "severity_number"))
+        text = as_text(_get(r, "severityText", "severity_text"))
+        return LogEvent(
+            service, version, at_ns, severity_of(number, text),
+            as_text(json_value(r.get("body"))),
+            hex_id(_get(r, "traceId", "trace_id")), hex_id(_get(r, "spanId", "span_id")))
 
 
 def _exception(event: Json) -> ExceptionRecord:
     attributes = _attributes(event.get("attributes"))
     return ExceptionRecord(as_text(attributes.get("exception.type")),
                            as_text(attributes.get("exception.message")),
-                           _nanos(_get(event, "timeUnixNano", "time_unix_nano")))
+                           json_nanos(_get(event, "timeUnixNano", "time_unix_nano"),
+                                      "events[].timeUnixNano"))

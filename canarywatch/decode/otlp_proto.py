@@ -35,7 +35,14 @@ from canarywatch.decode.common import (
 )
 from canarywatch.decode.fastbuild import span_event
 from canarywatch.decode.otlp_lite import LiteTracesData, any_value_raw, status_is_error
+from canarywatch.decode.timecheck import (
+    MIN_UNIX_NANO,
+    BadTimeError,
+    check_event_time,
+    check_span_times,
+)
 from canarywatch.events import ExceptionRecord, LogEvent, SpanEvent, SpanKind
+from canarywatch.rejects import RejectTally
 
 _KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
 _ENTRY_KINDS = frozenset({int(SpanKind.SERVER), int(SpanKind.CONSUMER)})  # what analysis reads
@@ -85,11 +92,14 @@ def resource_identity(attributes: Iterable[Any],
 class ProtoDecoder:
     """Decodes otlp_proto payloads; one instance per pipeline (it caches resources, names)."""
 
-    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1) -> None:
+    def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1,
+                 rejects: RejectTally | None = None) -> None:
         """``count_group_ns``: counted spans are grouped per this much event time (see
-        :mod:`canarywatch.decode.batch`); it must divide the evaluation interval."""
+        :mod:`canarywatch.decode.batch`); it must divide the evaluation interval. Events with
+        impossible times are left out and counted in ``rejects``."""
         if count_group_ns < 1:
             raise ValueError("count_group_ns must be at least 1")
+        self.rejects = rejects if rejects is not None else RejectTally()
         self.version_keys = tuple(version_keys)
         self._group_ns = count_group_ns
         self._slots = slots_with_versions(self.version_keys)
@@ -112,27 +122,34 @@ class ProtoDecoder:
             self._resources[raw] = found
         return found
 
-    def spans(self, payload: bytes) -> list[SpanEvent]:
+    def _bad_time(self, origin: str, start: int, end: int) -> None:
+        try:
+            check_span_times(start, end)
+        except BadTimeError as bad:
+            self.rejects.reject(origin, bad.reason, bad.detail)
+
+    def spans(self, payload: bytes, origin: str = "") -> list[SpanEvent]:
         """Every span of a TracesData; raises protobuf's DecodeError on bad bytes.
 
         Attributes the lean path cannot read (an empty or cut KeyValue) send the payload
         through the full OTLP classes instead, which decide.
         """
         try:
-            return cast(list[SpanEvent], self._spans_lean(payload, count_only=False).events)
+            return cast(list[SpanEvent],
+                        self._spans_lean(payload, count_only=False, where=origin).events)
         except (IndexError, UnicodeDecodeError):
-            return self.spans_full(payload)
+            return self.spans_full(payload, origin)
 
-    def span_batch(self, payload: bytes) -> DecodedBatch:
+    def span_batch(self, payload: bytes, origin: str = "") -> DecodedBatch:
         """Like :meth:`spans`, but the spans analysis does not look at are only counted (in
         CountedSpan entries): those neither SERVER nor CONSUMER without span events, and
         those without a version."""
         try:
-            return self._spans_lean(payload, count_only=True)
+            return self._spans_lean(payload, count_only=True, where=origin)
         except (IndexError, UnicodeDecodeError):
-            return batch_of(self.spans_full(payload))
+            return batch_of(self.spans_full(payload, origin))
 
-    def spans_full(self, payload: bytes) -> list[SpanEvent]:
+    def spans_full(self, payload: bytes, origin: str = "") -> list[SpanEvent]:
         """The same as :meth:`spans` through the full OTLP classes (slower, the reference)."""
         out: list[SpanEvent] = []
         slots = self._slots
@@ -141,6 +158,10 @@ class ProtoDecoder:
                                                           self.version_keys)
             for ss in rs.scope_spans:
                 for s in ss.spans:
+                    if s.start_time_unix_nano < MIN_UNIX_NANO \
+                            or s.end_time_unix_nano < s.start_time_unix_nano:
+                        self._bad_time(origin, s.start_time_unix_nano, s.end_time_unix_nano)
+                        continue
                     present = {kv.key: kv.value for kv in s.attributes if kv.key in slots}
                     values: dict[int, object] = {}
                     for key in slots:  # the first key of a slot wins; a repeated key: its last
@@ -164,7 +185,7 @@ class ProtoDecoder:
                         status, s.trace_id.hex(), s.span_id.hex(), exceptions))
         return out
 
-    def _spans_lean(self, payload: bytes, count_only: bool) -> DecodedBatch:
+    def _spans_lean(self, payload: bytes, count_only: bool, where: str) -> DecodedBatch:
         entries: list[Entry] = []
         append = entries.append
         origins: dict[tuple[str, str | None], int] = {}
@@ -191,6 +212,12 @@ class ProtoDecoder:
                     origins[here] = origins.get(here, 0) + len(spans)
                 for s in spans:
                     end = s.end_time_unix_nano
+                    start = s.start_time_unix_nano
+                    if start < MIN_UNIX_NANO or end < start:  # one test for every bad time
+                        self._bad_time(where, start, end)
+                        if resource_version is not None:
+                            origins[here] -= 1
+                        continue
                     if end > newest:  # noqa: PLR1730 (cheaper than max() here)
                         newest = end
                     kind = s.kind
@@ -230,14 +257,14 @@ class ProtoDecoder:
                                                         and status_is_error(raw_status))
                     if count_only and not events:  # an entry span (has a version): a SpanRow
                         append((end, (service, version, name,  # type: ignore[arg-type]
-                                      kinds[kind], endpoint, s.start_time_unix_nano, end,
+                                      kinds[kind], endpoint, start, end,
                                       is_error, status, s.trace_id.hex(), s.span_id.hex(),
                                       ())))
                         continue
                     append((end, event(
                         service, version, name,
                         kinds[kind] if 0 <= kind < 6 else unspecified, endpoint,
-                        s.start_time_unix_nano, end, is_error, status, s.trace_id.hex(),
+                        start, end, is_error, status, s.trace_id.hex(),
                         s.span_id.hex(), _exceptions(events) if events else ())))
         for bare, groups in every_group:
             for index, n in groups.values():
@@ -310,12 +337,14 @@ class ProtoDecoder:
         self._resolved[key] = meaning
         return meaning
 
-    def logs(self, payload: bytes) -> list[LogEvent]:
+    def logs(self, payload: bytes, origin: str = "") -> list[LogEvent]:
         """Every log record of a LogsData; raises protobuf's DecodeError on bad bytes."""
-        return cast(list[LogEvent], self.log_batch(payload).events)
+        return cast(list[LogEvent], self.log_batch(payload, origin).events)
 
-    def log_batch(self, payload: bytes) -> DecodedBatch:
-        """The log records of a LogsData as a batch; raises protobuf's DecodeError."""
+    def log_batch(self, payload: bytes, origin: str = "") -> DecodedBatch:
+        """The log records of a LogsData as a batch; raises protobuf's DecodeError. Event
+        time is ``time_unix_nano``, else ``observed_time_unix_nano``; a record with neither
+        usable is rejected (counted in ``rejects``)."""
         entries: list[Entry] = []
         append = entries.append
         origins: dict[tuple[str, str | None], int] = {}
@@ -324,6 +353,14 @@ class ProtoDecoder:
             service, resource_version = resource_identity(rl.resource.attributes, version_keys)
             for sl in rl.scope_logs:
                 for r in sl.log_records:
+                    at = r.time_unix_nano or r.observed_time_unix_nano
+                    if at < MIN_UNIX_NANO:
+                        try:
+                            check_event_time(at, "timeUnixNano" if r.time_unix_nano
+                                             else "timeUnixNano and observedTimeUnixNano")
+                        except BadTimeError as bad:
+                            self.rejects.reject(origin, bad.reason, bad.detail)
+                        continue
                     version = resource_version
                     if version is None:
                         version = versions_in(r.attributes, version_keys)
@@ -331,9 +368,8 @@ class ProtoDecoder:
                     text = body.string_value
                     if not text and body.WhichOneof("value") != "string_value":
                         text = as_text(any_value(body))
-                    at = r.time_unix_nano or r.observed_time_unix_nano
-                    origin = (service, version)
-                    origins[origin] = origins.get(origin, 0) + 1
+                    here = (service, version)
+                    origins[here] = origins.get(here, 0) + 1
                     append((at, LogEvent(
                         service, version, at, severity_of(r.severity_number, r.severity_text),
                         text, r.trace_id.hex(), r.span_id.hex())))

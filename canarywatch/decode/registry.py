@@ -12,6 +12,7 @@ from canarywatch.decode.lines import JsonLineDecoder, TextLineDecoder
 from canarywatch.decode.otlp import OtlpDecoder
 from canarywatch.errors import ConfigError, DecodeError
 from canarywatch.events import Event, LogEvent
+from canarywatch.rejects import RejectTally
 from canarywatch.sources.base import PayloadKind, Record
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,12 @@ class Decoders:
     """
 
     def __init__(self, config: Config,
-                 overrides: Sequence[tuple[str, Decoder]] = ()) -> None:
+                 overrides: Sequence[tuple[str, Decoder]] = (),
+                 rejects: RejectTally | None = None) -> None:
+        """``rejects`` counts every refused record and event by reason (a new tally if
+        None); the OTLP decoder adds the spans and log records it leaves out."""
         self._config = config
+        self.rejects = rejects if rejects is not None else RejectTally()
         self._by_name: dict[str, Decoder] = {}
         self._overrides = tuple(overrides)
         self.spans = 0
@@ -73,12 +78,17 @@ class Decoders:
         found = self._by_name.get(name)
         if found is None:
             found = self._by_name[name] = decoder_named(name, self._config)
+            if isinstance(found, OtlpDecoder):
+                found.share_rejects(self.rejects)
         return found
 
     def decode(self, record: Record) -> Sequence[Event]:
-        """The events in ``record``; raises DecodeError (with ``record.origin``) if malformed."""
+        """The events in ``record``; raises DecodeError (with ``record.origin``) if malformed.
+
+        Spans and log records left out of a readable record (impossible times, malformed
+        fields) are counted in :attr:`rejects`, not raised."""
         if record.error is not None:
-            raise DecodeError(record.origin, record.error)
+            raise DecodeError(record.origin, record.error, record.reason)
         events = self._decoder(record).decode(record)
         if events and isinstance(events[0], LogEvent):  # a record holds one kind of event
             self.logs += len(events)
@@ -90,7 +100,7 @@ class Decoders:
         """Like :meth:`decode`, as a batch in which the OTLP decoder only counts the spans
         analysis does not read (see :mod:`canarywatch.decode.batch`)."""
         if record.error is not None:
-            raise DecodeError(record.origin, record.error)
+            raise DecodeError(record.origin, record.error, record.reason)
         decoder = self._decoder(record)
         if isinstance(decoder, OtlpDecoder):
             batch = decoder.decode_batch(record)
@@ -108,5 +118,5 @@ class Decoders:
             return self.decode(record)
         except DecodeError as exc:
             self.rejected += 1
-            log.warning("skipped record %s", exc)
+            self.rejects.reject(exc.origin, exc.reason, exc.message)
             return ()

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from canarywatch.rejects import RejectReason
+
 
 class PayloadKind(str, enum.Enum):
     """What a raw payload holds, so the right decoder reads it."""
@@ -41,6 +43,7 @@ class Record:
     # Set by a source that could not read this record whole (a truncated frame): decoders
     # raise DecodeError(origin, error) for it, so it is counted like any malformed record.
     error: str | None = None
+    reason: RejectReason | None = None  # why, when ``error`` is set (default: malformed)
 
 
 class Source(Protocol):

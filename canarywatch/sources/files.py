@@ -1,10 +1,12 @@
 """File sources: the collector's file exporter output, JSON-lines and plain-text logs.
 
-The format is told by content, not by name: gzip by its magic bytes; otlp_proto frames (a
-4-byte big-endian length before each message, as the file exporter's ``format: proto``
-writes them) by a small length followed by the tag of field 1; anything else is read line by
-line, where a line holding an OTLP/JSON ``resourceSpans`` / ``resourceLogs`` object is
-``OTLP_ANY``, another JSON object ``LOG_JSON`` and the rest ``LOG_TEXT``.
+The format is told by content, not by name (see :mod:`canarywatch.sources.detect`): whole-file
+compression by magic bytes; otlp_proto frames (a 4-byte big-endian length before each message,
+as the file exporter's ``format: proto`` and ``compression: zstd`` write them; zstd or gzip
+messages are opened by the decoder); pretty-printed OTLP/JSON documents and JSON arrays of
+them, one record per object; anything else line by line, where the file's first lines tell
+``OTLP_ANY`` (OTLP/JSON), ``LOG_JSON`` or ``LOG_TEXT``. Binary content is refused: one record
+carrying the reason, counted by the decode stage like any malformed record.
 
 A frame cut short by the end of the file is yielded with ``Record.error`` set, so the decode
 stage counts it like any malformed record; nothing after it can be framed.
@@ -12,72 +14,51 @@ stage counts it like any malformed record; nothing after it can be framed.
 
 from __future__ import annotations
 
-import gzip
+import json
 import logging
 import re
 import struct
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 from pathlib import Path
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO
+
+import zstandard
 
 from canarywatch.errors import InputError
+from canarywatch.rejects import Rejection, RejectReason
 from canarywatch.sources.base import PayloadKind, Record
+from canarywatch.sources.detect import (
+    SNIFF_LINES,
+    Compression,
+    Format,
+    Layout,
+    detect_stream,
+    file_kind,
+    line_kind,
+    open_stream,
+)
 from canarywatch.sources.multiline import join_continuations
+
+__all__ = ["FileSource", "file_kind", "line_kind", "open_sources"]
 
 log = logging.getLogger(__name__)
 
-FileFormat = Literal["proto", "lines"]
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_OTLP_JSON_LINE = re.compile(
-    rb'\s*\{\s*"(?:resourceSpans|resourceLogs|resource_spans|resource_logs)"')
-_PROTO_NAME = re.compile(r"\.(?:pb|binpb|proto)(?:\.gz)?$")
+_PROTO_NAME = re.compile(r"\.(?:pb|binpb|proto)(?:\.(?:gz|zst|zstd))?$")
+_NONSPACE = re.compile(r"\S")
 _LINE_KINDS = (PayloadKind.LOG_JSON, PayloadKind.LOG_TEXT)
-_SNIFF_LINES = 16  # lines read to tell a line-oriented file's kind
 _MAX_FRAME_BYTES = 1 << 26  # a length prefix whose first byte is below 4
-
-
-def detect_format(head: bytes) -> FileFormat:
-    """``proto`` when the first bytes look like a length-framed OTLP message, else ``lines``.
-
-    A frame starts with a big-endian length under 64 MiB (first byte 0-3, which no text file
-    starts with) and then the tag of field 1, length-delimited (0x0A).
-    """
-    if len(head) >= 5 and head[0] < 4 and head[4] == 0x0A:
-        return "proto"
-    if len(head) >= 4 and head[:4] == b"\0\0\0\0":  # an empty message first
-        return "proto"
-    return "lines"
-
-
-def line_kind(line: bytes) -> PayloadKind:
-    """What one line of a line-oriented file holds."""
-    if _OTLP_JSON_LINE.match(line):
-        return PayloadKind.OTLP_ANY
-    if line.lstrip()[:1] == b"{":
-        return PayloadKind.LOG_JSON
-    return PayloadKind.LOG_TEXT
-
-
-def file_kind(head: Sequence[bytes]) -> PayloadKind:
-    """The kind of a line-oriented file from its first lines: OTLP/JSON if any of them is,
-    JSON-lines logs if most are JSON objects, plain text otherwise."""
-    kinds = [line_kind(line) for line in head]
-    if PayloadKind.OTLP_ANY in kinds:
-        return PayloadKind.OTLP_ANY
-    if kinds and kinds.count(PayloadKind.LOG_JSON) * 2 >= len(kinds):
-        return PayloadKind.LOG_JSON
-    return PayloadKind.LOG_TEXT
+_READ_ERRORS = (OSError, EOFError, zstandard.ZstdError, RuntimeError)
 
 
 class FileSource:
-    """Records from one file (optionally gzip-compressed), format told by content."""
+    """Records from one file (optionally compressed), format told by content."""
 
     def __init__(self, path: Path, kind_hint: PayloadKind | None = None) -> None:
         self.path = path
         self.kind_hint = kind_hint
-        self.format: FileFormat | None = None
+        self.format: Format | None = None
+        self.rejection: Rejection | None = None  # why the file cannot be read, if it cannot
         self._stream: BinaryIO | None = None
         self._raw: BinaryIO | None = None
 
@@ -85,28 +66,33 @@ class FileSource:
         return f"FileSource({str(self.path)!r})"
 
     def start(self) -> None:
-        """Open the file and tell its format; InputError when it cannot be read."""
-        if self._stream is not None:
+        """Open the file and tell its format; InputError when it cannot be opened.
+
+        Content that cannot be read (binary, corrupt compression) is not an error here: the
+        source then yields one record carrying the reason (see :attr:`rejection`).
+        """
+        if self._stream is not None or self.rejection is not None:
             return
         try:
             raw = self.path.open("rb")
         except OSError as exc:
             raise InputError(str(self.path), f"cannot open: {exc.strerror}") from None
         try:
-            stream: BinaryIO = raw
-            if raw.read(2) == _GZIP_MAGIC:
-                raw.seek(0)
-                stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
-            else:
-                raw.seek(0)
-            head = stream.read(8)
-            stream.seek(0)
-        except (OSError, EOFError) as exc:
+            found = detect_stream(raw, str(self.path))
+            if isinstance(found, Rejection) and found.reason is RejectReason.BINARY_CONTENT \
+                    and _PROTO_NAME.search(self.path.name) and raw.read(1)[:1] < b"\x04":
+                # content was not conclusive (a garbled first frame): the name decides
+                found = Format(Layout.OTLP_FRAMES, Compression.NONE, PayloadKind.OTLP_ANY)
+            raw.seek(0)
+            if isinstance(found, Rejection):
+                raw.close()
+                self.rejection = found
+                return
+            stream = open_stream(raw, found.compression)
+        except _READ_ERRORS as exc:
             raw.close()
             raise InputError(str(self.path), f"cannot read: {exc}") from None
-        self.format = detect_format(head)
-        if self.format == "lines" and head and _PROTO_NAME.search(self.path.name):
-            self.format = "proto"  # content was not conclusive (a garbled first frame)
+        self.format = found
         self._stream = stream
         self._raw = raw
 
@@ -121,16 +107,24 @@ class FileSource:
     def __iter__(self) -> Iterator[Record]:
         """Every record of the file; opens it first if needed and closes it at the end."""
         self.start()
+        rejection, self.rejection = self.rejection, None
+        if rejection is not None:
+            yield Record(b"", self.kind_hint or PayloadKind.OTLP_ANY, f"{self.path}:1",
+                         error=f"file {rejection.detail}", reason=rejection.reason)
+            return
         stream = self._stream
-        assert stream is not None
+        assert stream is not None and self.format is not None
         try:
-            if self.format == "proto":
+            if self.format.layout is Layout.OTLP_FRAMES:
                 yield from self._frames(stream)
+            elif self.format.layout is Layout.JSON_DOCUMENT:
+                yield from self._documents(stream, self.format.kind)
             else:
                 yield from self._lines(stream)
-        except (OSError, EOFError) as exc:  # a corrupt gzip stream: the rest is unreadable
+        except _READ_ERRORS as exc:  # a corrupt compressed stream: the rest is unreadable
             yield Record(b"", self.kind_hint or PayloadKind.OTLP_ANY, f"{self.path}:end",
-                         error=f"cannot read further: {exc}")
+                         error=f"cannot read further: {exc}",
+                         reason=RejectReason.CORRUPT_COMPRESSION)
         finally:
             self.stop()
 
@@ -144,20 +138,56 @@ class FileSource:
                 return
             origin = f"{self.path}@{offset}"
             if len(prefix) < 4:
-                yield Record(prefix, kind, origin, error="truncated frame length at end of file")
+                yield Record(prefix, kind, origin, error="truncated frame length at end of file",
+                             reason=RejectReason.TRUNCATED_FRAME)
                 return
             (size,) = struct.unpack(">I", prefix)
             if size > _MAX_FRAME_BYTES:
                 yield Record(b"", kind, origin,
-                             error=f"frame length {size} is not plausible; rest of file skipped")
+                             error=f"frame length {size} is not plausible; rest of file skipped",
+                             reason=RejectReason.BAD_FRAME_LENGTH)
                 return
             payload = stream.read(size)
             if len(payload) < size:
                 yield Record(payload, kind, origin,
-                             error=f"truncated frame: {len(payload)} of {size} bytes")
+                             error=f"truncated frame: {len(payload)} of {size} bytes",
+                             reason=RejectReason.TRUNCATED_FRAME)
                 return
             yield Record(payload, kind, origin)
             offset += 4 + size
+
+    def _documents(self, stream: BinaryIO, kind: PayloadKind) -> Iterator[Record]:
+        """One record per JSON object of a multi-line document (pretty-printed objects one
+        after another, or a JSON array of them), with the line the object starts on."""
+        kind = self.kind_hint or kind
+        raw = stream.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            yield Record(b"", kind, f"{self.path}:1", error=f"JSON document is not UTF-8: {exc}",
+                         reason=RejectReason.BINARY_CONTENT)
+            return
+        decoder = json.JSONDecoder()
+        at, line = 0, 1
+        while True:
+            found = _NONSPACE.search(text, at)
+            if found is None:
+                return
+            line += text.count("\n", at, found.start())
+            at = found.start()
+            try:
+                value, after = decoder.raw_decode(text, at)
+            except json.JSONDecodeError as exc:
+                yield Record(text[at:at + 64].encode(), kind, f"{self.path}:{exc.lineno}",
+                             error=f"JSON document malformed at line {exc.lineno} column "
+                                   f"{exc.colno}: {exc.msg}; rest of file skipped",
+                             reason=RejectReason.INVALID_JSON)
+                return
+            for item in value if isinstance(value, list) else (value,):
+                yield Record(json.dumps(item, separators=(",", ":")).encode(), kind,
+                             f"{self.path}:{line}")
+            line += text.count("\n", at, after)
+            at = after
 
     def _lines(self, stream: BinaryIO) -> Iterator[Record]:
         """One record per line (a text log's continuation lines joined to the line they
@@ -169,7 +199,7 @@ class FileSource:
         path = self.path
         numbered = ((n, raw.rstrip(b"\r\n")) for n, raw in enumerate(stream, 1))
         lines = ((n, line) for n, line in numbered if line.strip())
-        head = list(islice(lines, _SNIFF_LINES))
+        head = list(islice(lines, SNIFF_LINES))
         kind = self.kind_hint or file_kind([line for _, line in head])
         records: Iterator[tuple[int, bytes]] = chain(head, lines)
         if kind is PayloadKind.LOG_TEXT:  # a stack trace's lines are one record

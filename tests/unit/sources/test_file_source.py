@@ -14,9 +14,11 @@ from canarywatch.config import Config
 from canarywatch.decode import Decoders
 from canarywatch.errors import DecodeError, InputError
 from canarywatch.events import LogEvent, SpanEvent
+from canarywatch.rejects import Rejection, RejectReason
 from canarywatch.sim import Scenario, generate_batches, write_collector_files
 from canarywatch.sources.base import PayloadKind, Record
-from canarywatch.sources.files import FileSource, detect_format, open_sources
+from canarywatch.sources.detect import Format, Layout, detect_format
+from canarywatch.sources.files import FileSource, open_sources
 
 SCENARIO = Scenario(duration_s=4.0, seed=5)
 
@@ -152,13 +154,19 @@ def test_cut_gzip_stream_ends_with_an_error_record(tmp_path: Path) -> None:
     assert all(r.error is None for r in got[:-1])
 
 
+def _layout(content: bytes) -> Layout | RejectReason:
+    found = detect_format(content)
+    return found.reason if isinstance(found, Rejection) else found.layout
+
+
 def test_format_detection() -> None:
-    """Length-framed messages are proto; text, JSON and empty input are lines."""
-    assert detect_format(b"\x00\x00\x01\x2c\x0a\x91") == "proto"
-    assert detect_format(b'{"resourceSpans"') == "lines"
-    assert detect_format(b"2026-11-20 INFO") == "lines"
-    assert detect_format(b"[ok]\n") == "lines"
-    assert detect_format(b"") == "lines"
+    """Length-framed messages are OTLP frames; text and JSON lines are lines; empty is refused."""
+    assert _layout(b"\x00\x00\x01\x2c\x0a\x91") is Layout.OTLP_FRAMES
+    assert _layout(b'{"resourceSpans": []}\n') is Layout.OTLP_JSON_LINES
+    assert _layout(b"2026-11-20 INFO") is Layout.LOG_TEXT
+    assert _layout(b"[ok]\n") is Layout.LOG_TEXT
+    assert _layout(b"") is RejectReason.EMPTY_PAYLOAD
+    assert isinstance(detect_format(b"x\n"), Format)
 
 
 def test_open_sources_expands_directories_and_rejects_missing(tmp_path: Path) -> None:
