@@ -28,6 +28,7 @@ from canarywatch.decode.lines import JsonLineDecoder
 from canarywatch.errors import ConfigError, DecodeError, StateError
 from canarywatch.metrics import Metrics, create_metrics
 from canarywatch.pipeline import Pipeline, VerdictSink
+from canarywatch.rejects import RejectReason
 from canarywatch.sources.base import Record
 from canarywatch.sources.kafka import KafkaSource, TopicPartitionKey
 from canarywatch.state import StateStore
@@ -46,11 +47,19 @@ CHECKPOINT_COST_FACTOR = 10.0
 # Python's default collected every few hundred spans for nothing (~5% of the loop's time).
 GC_YOUNG_THRESHOLD = 20_000
 START_RETRY_MAX_S = 30.0
+# Events ending more than this after the wall clock are dropped before they reach the
+# pipeline: no producer clock is that wrong by accident, and such a time (a span ending in
+# 2200) would move the event clock past every real event. Smaller skews are the decoders'
+# analysis.max_clock_skew_s check, relative to each stream's watermark.
+FUTURE_BOUND_S = 86_400.0
 # Log every poison record up to this many, then every 1000th.
 LOGGED_POISON = 20
 # After SIGTERM/SIGINT, the process exits within this many seconds even if saving state or
 # leaving the group hangs (a second signal exits at once).
 STOP_GRACE_S = 10.0
+
+
+_REJECT_REASONS = {"too_deep": RejectReason.TOO_DEEP, "too_large": RejectReason.TOO_LARGE}
 
 
 def poison_reason(exc: BaseException) -> str:
@@ -99,6 +108,8 @@ class Daemon:
         self._last_checkpoint = time.monotonic()
         self._checkpoint_seconds = 0.0  # how long the last state save took
         self._poison_count = 0
+        # Events later than the wall clock by more than this are dropped (see _drop_future).
+        self._future_ns = int(FUTURE_BOUND_S * 1e9)
         # When the consume loop last finished a step (monotonic s): /healthz reads it.
         self._progress_at = time.monotonic()
         self._step_at = self._progress_at  # when the loop last finished a step
@@ -243,6 +254,8 @@ class Daemon:
                 rejected_before = counts.rejected
                 try:
                     batch = self._decode(record, topic)
+                    if batch.newest_unix_nano > time.time_ns() + self._future_ns:
+                        batch = self._drop_future(record, batch)
                     if batch.entries:
                         pipeline.feed_batch(batch)
                         for (service, version), n in batch.origins.items():
@@ -274,6 +287,29 @@ class Daemon:
         self._progress_at = time.monotonic()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
+    def _drop_future(self, record: Record, batch: DecodedBatch) -> DecodedBatch:
+        """``batch`` without the events later than the wall clock by more than the allowed
+        ``FUTURE_BOUND_S``: a producer clock years ahead (a span ending in 2200) must never
+        move the event clock, whatever the decoders let through. They are counted as
+        rejected."""
+        limit = time.time_ns() + self._future_ns
+        kept = [entry for entry in batch.entries if entry[0] <= limit]
+        origins: dict[tuple[str, str | None], int] = {}
+        for _, ev in kept:
+            if isinstance(ev, tuple):
+                key: tuple[str, str | None] = (ev[0], ev[1])
+                n = 1
+            else:
+                key, n = (ev.service, ev.version), getattr(ev, "count", 1)
+            origins[key] = origins.get(key, 0) + n
+        dropped = batch.items - sum(origins.values())
+        self.metrics.future_events.inc(dropped)
+        self.pipeline.reject(record.origin, f"{dropped} events end more than "
+                             f"{FUTURE_BOUND_S:.0f}s after the wall clock",
+                             record.kind.value, RejectReason.CLOCK_SKEW)
+        newest = max((t for t, _ in kept), default=0)
+        return DecodedBatch(kept, newest, origins, batch.spans)
+
     def _poisoned(self, record: Record, topic: str, exc: Exception) -> None:
         """Count, log and skip a record whose decoding or folding raised ``exc``."""
         reason = poison_reason(exc)
@@ -285,8 +321,9 @@ class Daemon:
                       "far)", record.origin, len(record.payload), type(exc).__name__, exc, n,
                       exc_info=n <= 3 and reason == "exception")
         try:
-            self.pipeline.reject(record.origin, f"{reason}: {type(exc).__name__}",
-                                 record.kind.value)
+            self.pipeline.reject(record.origin, f"{type(exc).__name__} while decoding",
+                                 record.kind.value, _REJECT_REASONS.get(
+                                     reason, RejectReason.MALFORMED_RECORD))
         except Exception:  # counting must not turn poison into a crash either
             log.exception("counting poison record %s", record.origin)
 

@@ -15,6 +15,7 @@ class Metrics:
     decode_errors: Counter  # labels: source (topic or file kind)
     kafka_records: Counter  # labels: topic, outcome (events|rejected|empty|poison)
     poison_records: Counter  # labels: topic, reason (too_deep|too_large|malformed|exception)
+    future_events: Counter  # events dropped for ending far after the wall clock
     fold_errors: Counter  # labels: error (exception class): events whose folding raised
     lines_truncated: Counter  # log bodies cut to logs.max_line_chars
     rejected: Counter  # labels: reason (a RejectReason value): records and events refused
@@ -48,6 +49,9 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                               ["topic", "outcome"], registry=r),
         poison_records=Counter("canarywatch_poison_records", "Records whose decoding or "
                                "folding raised, skipped", ["topic", "reason"], registry=r),
+        future_events=Counter("canarywatch_future_events", "Events dropped by the daemon "
+                              "for ending more than analysis.max_clock_skew_s after the wall "
+                              "clock", registry=r),
         fold_errors=Counter("canarywatch_fold_errors", "Events skipped because folding them "
                             "into the analysis raised", ["error"], registry=r),
         lines_truncated=Counter("canarywatch_lines_truncated", "Log bodies cut to "

@@ -35,6 +35,8 @@ class RejectReason(str, enum.Enum):
     MALFORMED_OTLP = "malformed_otlp"
     WRONG_KIND = "wrong_kind"
     MALFORMED_RECORD = "malformed_record"
+    TOO_DEEP = "too_deep"
+    TOO_LARGE = "too_large"
     # log lines
     EMPTY_LINE = "empty_line"
     NOT_A_JSON_LOG = "not_a_json_log"
@@ -67,6 +69,8 @@ _WORDS: dict[RejectReason, str] = {
     RejectReason.MALFORMED_OTLP: "an OTLP record whose fields have the wrong types",
     RejectReason.WRONG_KIND: "a record of a kind this input cannot carry",
     RejectReason.MALFORMED_RECORD: "a record that cannot be read",
+    RejectReason.TOO_DEEP: "a record nested deeper than the decoder can follow",
+    RejectReason.TOO_LARGE: "a record too large to decode in memory",
     RejectReason.EMPTY_LINE: "an empty log line",
     RejectReason.NOT_A_JSON_LOG: "a log line that is not a JSON object",
     RejectReason.NO_MESSAGE: "a JSON log line without its message field",
