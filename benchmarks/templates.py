@@ -15,13 +15,21 @@ Plain Drain3 runs with the masking list of its example ``drain3.ini`` and that f
 settings (sim_th 0.4, depth 4, max_children 100). canarywatch runs with its defaults.
 Groups are final templates: for canarywatch, merged ids count as the id they merged into.
 
-    python benchmarks/templates.py [--datasets PATH] [--seed N] [--repeat N]
+A second table does the same on the "real shapes" set (``benchmarks/realshapes.py``: JSON
+lines, logfmt, syslog, Java stack traces, delimited records, key=value audit lines,
+Kubernetes component logs, multi-word parameters, one-word event types; 400 records each,
+ground truth by construction). Each set is written as a text log and read back the way
+``canarywatch templates`` reads files: continuation lines joined, leading time and level
+cut, then mined; Drain3 gets the same records' text.
+
+    python benchmarks/templates.py [--datasets PATH] [--seed N] [--repeat N] [--no-real]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import random
 import sys
 import time
@@ -36,6 +44,10 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from canarywatch.config import TemplatesConfig
 from canarywatch.templates import TemplateMiner
+from canarywatch.templates.command import record_body, records
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realshapes
 
 SETS = ("Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Linux", "Mac", "OpenSSH",
         "OpenStack", "Proxifier", "Spark", "Thunderbird", "Zookeeper")
@@ -132,11 +144,33 @@ def measure(root: Path, name: str, seed: int, repeat: int) -> Row:
     )
 
 
-def render(rows: Sequence[Row], seed: int) -> str:
+def real_shape_records(name: str, seed: int) -> tuple[list[str], list[str]]:
+    """One real-shapes set as the templates command reads it: (bodies, true labels)."""
+    generated = realshapes.generate(name, seed)
+    text = "".join(f"{record}\n" for _, record in generated).encode()
+    bodies = [record_body(t)[1] for _, t in records(io.BytesIO(text))]
+    if len(bodies) != len(generated):
+        raise SystemExit(f"{name}: {len(bodies)} records read back, {len(generated)} written")
+    return bodies, [label for label, _ in generated]
+
+
+def measure_real(name: str, seed: int, repeat: int) -> Row:
+    lines, truth = real_shape_records(name, seed)
+    ours, ours_s = timed(canarywatch_miner, lines, repeat)
+    theirs, theirs_s = timed(plain_drain3, lines, repeat)
+    return Row(
+        name, len(lines),
+        (grouping_accuracy(ours, truth), grouping_accuracy(theirs, truth)),
+        (false_novelty(ours, truth, seed), false_novelty(theirs, truth, seed)),
+        (ours_s, theirs_s),
+    )
+
+
+def render(rows: Sequence[Row], seed: int,
+           title: str = "template mining, loghub-2k") -> str:
     head = (f"{'data set':<12} {'GA ours':>8} {'GA drain3':>9} {'FN% ours':>9} "
             f"{'FN% drain3':>10} {'lines/s ours':>13} {'lines/s drain3':>14} {'speed-up':>8}")
-    out = [f"template mining, loghub-2k, false-novelty split seed {seed}", head,
-           "-" * len(head)]
+    out = [f"{title}, false-novelty split seed {seed}", head, "-" * len(head)]
     for r in rows:
         out.append(f"{r.name:<12} {r.ga[0]:>8.3f} {r.ga[1]:>9.3f} {r.fn[0] * 100:>9.2f} "
                    f"{r.fn[1] * 100:>10.2f} {r.lines / r.seconds[0]:>13,.0f} "
@@ -166,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="seed of the A/B split")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per miner and set")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    parser.add_argument("--no-real", action="store_true", help="skip the real-shapes table")
     args = parser.parse_args(argv)
     root = args.datasets.resolve()
     names = [s for s in args.sets.split(",") if s]
@@ -176,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     rows = [measure(root, name, args.seed, max(1, args.repeat)) for name in names]
     print(render(rows, args.seed))
+    if not args.no_real:
+        real = [measure_real(name, args.seed, max(1, args.repeat)) for name in realshapes.SETS]
+        print()
+        print(render(real, args.seed, "template mining, real shapes (400 records each)"))
     return 0
 
 

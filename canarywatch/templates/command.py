@@ -92,10 +92,8 @@ def _mine_input(path: Path, stdin: BinaryIO | None, miner: TemplateMiner, mined:
     prepare = miner.preprocessor.prepare
     lines_read = [0]
     with _Open(path, stdin) as stream:
-        for number, text in _records(stream, lines_read):
-            _, rest_at = leading_time(text)
-            severity, body = split_level(text[rest_at:])
-            body = body or text.strip()
+        for number, text in records(stream, lines_read):
+            severity, body = record_body(text)
             if severity is Severity.UNSPECIFIED:
                 severity = prepare(body).severity
             match = miner.match(SERVICE, body)
@@ -106,6 +104,13 @@ def _mine_input(path: Path, stdin: BinaryIO | None, miner: TemplateMiner, mined:
             row.count += 1
             row.severity = max(row.severity, severity)
     return offset + lines_read[0]
+
+
+def record_body(text: str) -> tuple[Severity, str]:
+    """A text record's level and body, its leading timestamp and level cut as replay does."""
+    _, rest_at = leading_time(text)
+    severity, body = split_level(text[rest_at:])
+    return severity, body or text.strip()
 
 
 class _Open:
@@ -139,13 +144,14 @@ class _Open:
             stream.close()
 
 
-def _records(stream: BinaryIO, lines_read: list[int]) -> Iterator[tuple[int, str]]:
+def records(stream: BinaryIO, lines_read: list[int] | None = None) -> Iterator[tuple[int, str]]:
     """(first line number, record text) with continuation lines joined, blank lines skipped;
-    ``lines_read[0]`` follows the number of lines read."""
+    ``lines_read[0]`` (if given) follows the number of lines read."""
+    seen = lines_read if lines_read is not None else [0]
 
     def numbered() -> Iterator[tuple[int, bytes]]:
         for n, raw in enumerate(stream, 1):
-            lines_read[0] = n
+            seen[0] = n
             line = raw.rstrip(b"\r\n")
             if line.strip():
                 yield n, line

@@ -123,9 +123,9 @@ _PAIR_RX = re.compile(r"([^\w\s]*[A-Za-z_][\w.-]*=)([\"']?)(.+)")
 # Other keys keep a value that is a plain word (an operation, a state, a result); when such a
 # key's values keep changing, the miner's variant merging makes the position a parameter.
 _VARIABLE_KEYS = frozenset((
-    "user", "username", "usr", "ugi", "uid", "gid", "login", "account", "email", "owner",
-    "principal", "host", "hostname", "ip", "addr", "address", "src", "dst", "source", "dest",
-    "destination", "client", "remote", "peer", "server", "node", "pod", "container",
+    "user", "username", "usr", "ugi", "uid", "acct", "auid", "gid", "login", "account", "email",
+    "owner", "principal", "host", "hostname", "ip", "addr", "address", "src", "dst", "source",
+    "dest", "destination", "client", "remote", "peer", "server", "node", "pod", "container",
     "instance", "id", "session", "sid", "request", "req", "requestid", "trace", "traceid",
     "span", "spanid", "path", "file", "filename", "dir", "url", "uri", "query", "db",
     "database", "schema", "tbl", "table", "name", "key", "token", "target", "port", "pid",
@@ -134,6 +134,12 @@ _VARIABLE_KEYS = frozenset((
     "namespace", "ns", "job", "task", "attempt", "object", "bucket", "queue", "device", "disk",
     "volume", "image", "tag", "sha", "commit", "branch"
 ))
+# Keys whose values are categories: what happened, not to whom (never made a parameter).
+CATEGORY_KEYS = frozenset([
+    "type", "reason", "kind", "event", "action", "op", "operation", "cmd", "command", "verb",
+    "method", "status", "state", "result", "res", "outcome", "level", "severity", "phase",
+    "category"
+])
 _VARIABLE_SUFFIXES = ("_id", "-id", ".id", "_ip", "_host", "_name", "_path", "_user", "_addr",
                       "_at", "_ms", "_s", "_ns", "_bytes", "_count", "_size", "_time")
 

@@ -50,6 +50,9 @@ _LIBRARY_FRAME = re.compile(
 _KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\]")
 _KLOG_LEVELS = {"I": Severity.INFO, "W": Severity.WARN, "E": Severity.ERROR,
                 "F": Severity.FATAL}
+# A syslog priority (RFC 3164 ``<34>``, RFC 5424 ``<165>1 ``) before the header.
+_SYSLOG_PRI = re.compile(r"<\d{1,3}>(?:1 )?")
+TIME_FIELDS = ("time", "ts", "t", "timestamp", "@timestamp")
 MAX_HEADER_CHARS = 120  # text before a JSON object that may still be a header
 MAX_FRAMES = 3
 
@@ -79,7 +82,7 @@ class Preprocessor:
     def text(self, body: str) -> str:
         """What to mine of ``body``; a plain one-line body is returned as it is."""
         if "\n" not in body and "{" not in body and "=" not in body:
-            return body
+            return body if body[:1] != "<" else _SYSLOG_PRI.sub("", body, 1)
         return self.prepare(body).text
 
     def prepare(self, body: str) -> Prepared:
@@ -88,7 +91,7 @@ class Preprocessor:
             head, _, rest = body.strip().partition("\n")
             first = self.prepare(head)
             return Prepared(stack_signature(first.text, rest), first.severity, first.attributes)
-        stripped = body.strip()
+        stripped = _SYSLOG_PRI.sub("", body.strip(), 1)
         start = stripped.find("{")
         if start >= 0 and start <= MAX_HEADER_CHARS:
             obj = parse_json_object(stripped[start:])
@@ -96,7 +99,10 @@ class Preprocessor:
                 return self._structured(stripped[:start], obj)
         if "=" in stripped:
             pairs = parse_logfmt(stripped)
-            if pairs is not None and first_field(pairs, self.message_fields + self.level_fields):
+            # A logfmt logger writes a time or a level beside the message (auditd's
+            # ``type=... msg=audit(...)`` lines are key=value text, not logfmt).
+            if pairs is not None and first_field(pairs, self.message_fields) and \
+                    first_field(pairs, (*self.level_fields, *TIME_FIELDS)):
                 return self._structured("", dict(pairs))
         klog = _KLOG.match(stripped)
         if klog:

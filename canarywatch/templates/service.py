@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from drain3.drain import Drain, LogCluster
 
 from canarywatch.events import TemplateMatch
-from canarywatch.templates.masking import PARAM, WILDCARD, Masker, template_text
+from canarywatch.templates.masking import (
+    CATEGORY_KEYS,
+    PARAM,
+    WILDCARD,
+    Masker,
+    template_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_LINES_PER_VARIANT = 5
 MIN_CONSTANTS = 1
 # A <*> may span at most this many tokens more or fewer than its template has.
-MAX_SPAN_EXTRA = 1
+MAX_SPAN_EXTRA = 2
 # Longer templates are not indexed for merging (the index costs tokens squared).
 MAX_MERGE_TOKENS = 64
 _Key = tuple[int, int, tuple[str, ...]]  # (token count, position, tokens with a hole there)
@@ -225,6 +231,8 @@ class ServiceMiner:
     def _is_parameter(self, clusters: list[LogCluster], tokens: tuple[str, ...],
                       position: int) -> bool:
         """Many rare values at one position make it a parameter; a few common ones do not."""
+        if _is_category(tokens[position]):
+            return False
         rare = sum(1 for c in clusters if self.counts[c.cluster_id] <= MAX_LINES_PER_VARIANT)
         words = _is_word(_value_of(tokens[position])) and all(
             _is_word(_value_of(c.log_template_tokens[position])) for c in clusters)
@@ -324,11 +332,23 @@ class ServiceMiner:
 
 def _is_word(token: str) -> bool:
     """A plain word (letters and ``_`` only, perhaps with punctuation around), alone or as
-    the value of ``key=value``: ``Started``, ``disk:``, ``cmd=get_table``."""
+    the value of ``key=value``, or a qualified class name: ``Started``, ``disk:``,
+    ``cmd=get_table``, ``java.net.ConnectException:``."""
     word = token.strip(_WORD_PUNCT)
     if "=" in word:
         word = word.partition("=")[2].strip(_WORD_PUNCT)
-    return word.replace("_", "").isalpha()
+    return word.replace("_", "").isalpha() or _CLASS_NAME.fullmatch(word) is not None
+
+
+_CLASS_NAME = re.compile(r"(?:[a-z_][\w$]*\.)+[A-Z][\w$]*")
+
+
+def _is_category(token: str) -> bool:
+    """``key=value`` whose key names a category (``reason=``, ``cmd=``, ``status=``): its
+    values are the statement's event words, never a parameter."""
+    key, eq, value = token.partition("=")
+    return bool(eq) and PARAM not in value and \
+        key.strip(_WORD_PUNCT).lower().rpartition(".")[2] in CATEGORY_KEYS
 
 
 _WORD_PUNCT = "()[]{},;:.'\"!?"
@@ -372,32 +392,42 @@ def _same(theirs: str, mine: str) -> bool:
 
 
 def _fits(template: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
-    """Whether ``tokens`` equals ``template`` with one run of ``<*>`` spanning any number
-    (at least one) of plain words; other ``<*>`` stand for one token each.
+    """Whether ``tokens`` equals ``template`` with one run of parameters spanning another
+    number (at least one) of plain words or parameters; other parameters stand for one
+    token each.
 
     Needs at least two constant tokens in the template, so a bare ``<*> <*>`` fits nothing.
     """
-    if sum(1 for t in template if t not in (WILDCARD, PARAM)) < 2:
+    if sum(1 for t in template if t not in _PARAMS) < 2:
         return False
     extra = len(tokens) - len(template)
-    for start, token in enumerate(template):
-        if token != WILDCARD:
-            if start >= len(tokens) or not _same(token, tokens[start]):
+    i = 0
+    while i < len(template):
+        token = template[i]
+        if token not in _PARAMS:
+            if i >= len(tokens) or not _same(token, tokens[i]):
                 return False
+            i += 1
             continue
-        end = start
-        while end < len(template) and template[end] == WILDCARD:
+        end = i
+        while end < len(template) and template[end] in _PARAMS:
             end += 1
-        run = end - start
-        if run + extra < 1:
-            continue
-        tail = template[end:]
-        rest = tokens[end + extra:]
-        if len(tail) == len(rest) and all(map(_same, tail, rest)):
-            # Only plain words may stretch a parameter (a name of several words); other
-            # tokens are structure, like a further ``key=value``.
-            return all(map(_is_word, tokens[start:end + extra]))
+        if end - i + extra >= 1:
+            tail, rest = template[end:], tokens[end + extra:]
+            # Only plain words (and parameters) may stretch a parameter, as a name of several
+            # words does; other tokens are structure, like a further ``key=value``, and so
+            # is a word that introduces a name (``invalid user <*>``).
+            if len(tail) == len(rest) and all(map(_same, tail, rest)) and all(
+                    t == PARAM or (_is_word(t) and not _names_next(t))
+                    for t in tokens[i:end + extra]):
+                return True
+        if end > len(tokens) or not all(map(_same, template[i:end], tokens[i:end])):
+            return False
+        i = end
     return False
+
+
+_PARAMS = (WILDCARD, PARAM)
 
 
 def _hole(tokens: tuple[str, ...], position: int) -> tuple[str, ...]:
