@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 
 from canarywatch.config import LogFieldMapping, LogInputConfig
 from canarywatch.decode.common import as_text
-from canarywatch.decode.structured import LEVEL_FIELDS, MESSAGE_FIELDS, first_field
+from canarywatch.decode.structured import (
+    ERROR_FIELDS,
+    LEVEL_FIELDS,
+    MESSAGE_FIELDS,
+    TIME_FIELDS,
+    first_field,
+)
 from canarywatch.decode.timecheck import MAX_UINT64, MIN_UNIX_NANO
 from canarywatch.decode.timefmt import leading_time, parse_time
 from canarywatch.errors import DecodeError
@@ -109,7 +115,10 @@ class JsonLineDecoder(_LineDecoder):
     """One JSON object per record; field paths from a LogFieldMapping.
 
     Where the mapped message or level field is absent, the names structured loggers use
-    (``msg``, ``log``, ``event`` ...; ``severity``, ``lvl`` ...) are tried in turn.
+    (``msg``, ``log``, ``event`` ...; ``severity``, ``lvl`` ...; ``ts``, ``@timestamp`` ...)
+    are tried in turn. An error
+    or stack-trace field (``error``, ``stack_trace`` ...) joins the body: a multi-line one
+    on the lines after the message, as a text log writes it.
     """
 
     def __init__(self, fields: LogFieldMapping | None = None, default_service: str = "unknown",
@@ -141,10 +150,17 @@ class JsonLineDecoder(_LineDecoder):
             raise DecodeError(record.origin,
                               f"no message at {f.message!r} (logs.fields.message)",
                               RejectReason.NO_MESSAGE)
+        body = as_text(message)
+        error = first_field(obj, ERROR_FIELDS)
+        if error is not None and error[1] is not message:
+            # A stack trace or error beside the message is part of the record (logback's
+            # JSON encoders write ``stack_trace``, zap ``error``): the signature needs it.
+            cause = as_text(error[1]).strip()
+            body = f"{body}\n{cause}" if "\n" in cause else f"{body} {error[0]}: {cause}"
         service = as_text(lookup(obj, f.service)) or record.service or self.default_service
         version = as_text(lookup(obj, f.version)) or record.version or self.default_version
         trace_id = lookup(obj, f.trace_id)
-        at_ns = parse_time(lookup(obj, f.time))
+        at_ns = parse_time(self._time(obj))
         if at_ns is not None and not MIN_UNIX_NANO <= at_ns <= MAX_UINT64:
             raise DecodeError(record.origin, f"time field {f.time!r} holds {at_ns} ns, before "
                               "2000-01-01 or beyond the uint64 range",
@@ -152,9 +168,16 @@ class JsonLineDecoder(_LineDecoder):
                               else RejectReason.TIME_BEYOND_UINT64)
         return (LogEvent(
             service, version, self._clock.resolve(record.origin, at_ns),
-            self._level(obj), as_text(message),
+            self._level(obj), body,
             trace_id.lower() if isinstance(trace_id, str) else ""),)
 
+
+    def _time(self, obj: dict[str, object]) -> object:
+        at = lookup(obj, self.fields.time)
+        if at is None:
+            found = first_field(obj, TIME_FIELDS)
+            at = None if found is None else found[1]
+        return at
 
     def _level(self, obj: dict[str, object]) -> Severity:
         level = lookup(obj, self.fields.level)

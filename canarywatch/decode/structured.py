@@ -20,6 +20,8 @@ MESSAGE_FIELDS = ("msg", "message", "log", "event", "error", "err", "text")
 # Field names that hold a line's level.
 LEVEL_FIELDS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname",
                 "severity_text", "severityText")
+# Field names that hold a line's time.
+TIME_FIELDS = ("time", "ts", "timestamp", "@timestamp", "t")
 # Fields whose value is an error or a stack trace kept with the message: a new cause of a
 # known message is a new signature.
 ERROR_FIELDS = ("error", "err", "exception", "exc_info", "stack_trace", "stacktrace", "stack")

@@ -26,6 +26,7 @@ from canarywatch.decode.structured import (
     ERROR_FIELDS,
     LEVEL_FIELDS,
     MESSAGE_FIELDS,
+    TIME_FIELDS,
     first_field,
     parse_json_object,
     parse_logfmt,
@@ -52,7 +53,6 @@ _KLOG_LEVELS = {"I": Severity.INFO, "W": Severity.WARN, "E": Severity.ERROR,
                 "F": Severity.FATAL}
 # A syslog priority (RFC 3164 ``<34>``, RFC 5424 ``<165>1 ``) before the header.
 _SYSLOG_PRI = re.compile(r"<\d{1,3}>(?:1 )?")
-TIME_FIELDS = ("time", "ts", "t", "timestamp", "@timestamp")
 MAX_HEADER_CHARS = 120  # text before a JSON object that may still be a header
 MAX_FRAMES = 3
 
