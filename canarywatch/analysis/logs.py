@@ -18,6 +18,7 @@ from canarywatch.analysis.base import SignalResult
 from canarywatch.analysis.stats import binom_sf, min_binomial_p
 from canarywatch.config import AnalysisConfig
 from canarywatch.events import LogEvent, Reason, Severity, Signal
+from canarywatch.templates.preprocess import application_frames
 
 NEW = "new"
 UNEXPECTED_FREQUENCY = "unexpected_frequency"
@@ -94,16 +95,18 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
         else:
             summary = (f"{level} template {text!r}{where}: {c} lines in {canary_version} vs "
                        f"{b} in {baseline_version}, {_fmt_ratio(ratio)} its share of the traffic")
-        examples = [{"version": v, "body": body, "trace_id": trace_id}
+        examples = [_example(v, body, trace_id)
                     for v in (canary_version, baseline_version)
                     for body, trace_id in info.examples.get(v, [])]
+        frames: list[str] = next((e["frames"] for e in examples if e.get("frames")), [])
         reason = Reason(
             signal=Signal.LOG_SIGNATURE, summary=summary, failed=False, p_value=p_value,
             effect_size=None if math.isinf(ratio) else ratio, endpoint=endpoint,
             template_id=tid, template=text,
             baseline_count=b, canary_count=c,
             details=(("class", kind), ("severity", level), ("canary_traffic_share", share),
-                     ("canary_line_share", c / n), ("examples", examples)),
+                     ("canary_line_share", c / n), ("examples", examples),
+                     *((("application_frames", frames),) if frames else ())),
         )
         out.append(SignalResult(
             key=f"template:{tid}" if endpoint is None else f"template:{tid}:{endpoint}",
@@ -114,6 +117,16 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
                 kind == NEW or (kind == UNEXPECTED_FREQUENCY and severe and effect_ok)),
         ))
     return out
+
+
+def _example(version: str, body: str, trace_id: str) -> dict[str, Any]:
+    """One example line; a stack trace's first application frames ride along as evidence."""
+    example: dict[str, Any] = {"version": version, "body": body, "trace_id": trace_id}
+    if "\n" in body:
+        frames = application_frames(body)
+        if frames:
+            example["frames"] = frames
+    return example
 
 
 def _text_of(tid: int, info: TemplateInfo, template_text: Callable[[int], str]) -> str:

@@ -144,7 +144,7 @@ class JsonLineDecoder(_LineDecoder):
         f = self.fields
         message = lookup(obj, f.message)
         if message is None:  # structured loggers' own names: msg, log, event ...
-            found = first_field(obj, MESSAGE_FIELDS)
+            found = first_field(obj, MESSAGE_FIELDS, text_only=True)
             message = None if found is None else found[1]
         if message is None:
             raise DecodeError(record.origin,

@@ -58,8 +58,10 @@ def parse_logfmt(text: str) -> dict[str, str] | None:
     return pairs
 
 
-def first_field(obj: Mapping[str, object], names: tuple[str, ...]) -> tuple[str, object] | None:
-    """The first of ``names`` present in ``obj`` with a non-empty value, as (name, value).
+def first_field(obj: Mapping[str, object], names: tuple[str, ...], *,
+                text_only: bool = False) -> tuple[str, object] | None:
+    """The first of ``names`` present in ``obj`` with a non-empty value, as (name, value);
+    with ``text_only``, only a string value counts.
 
     A dotted name is also looked up one level down (``log.level`` in ``{"log": {"level"}}``).
     """
@@ -69,6 +71,6 @@ def first_field(obj: Mapping[str, object], names: tuple[str, ...]) -> tuple[str,
             head, _, rest = name.partition(".")
             child = obj.get(head)
             value = child.get(rest) if isinstance(child, dict) else None
-        if value not in (None, "", [], {}):
+        if value not in (None, "", [], {}) and (isinstance(value, str) or not text_only):
             return name, value
     return None

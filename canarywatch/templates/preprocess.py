@@ -110,7 +110,7 @@ class Preprocessor:
         return Prepared(body, Severity.UNSPECIFIED)
 
     def _structured(self, header: str, obj: dict[str, object]) -> Prepared:
-        message = first_field(obj, self.message_fields)
+        message = first_field(obj, self.message_fields, text_only=True)
         level = first_field(obj, self.level_fields)
         used = {found[0] for found in (message, level) if found is not None}
         if message is None:

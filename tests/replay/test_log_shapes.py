@@ -114,6 +114,13 @@ def test_new_exception_type_in_the_canary_rolls_back(
     assert code == 3
     assert final["action"] == "rollback"
     assert any("IllegalStateException" in t for t in _failed_templates(final))
+    reasons = final["reasons"]
+    assert isinstance(reasons, list)
+    reason = next(r for r in reasons if "IllegalStateException" in str(r.get("template")))
+    # Evidence: the application's first frames, not the runtime's.
+    assert reason["application_frames"][:2] == [
+        "at com.shop.pricing.PriceClient.fetch(PriceClient.java:71)",
+        "at com.shop.cart.CartService.loadPrices(CartService.java:198)"]
 
 
 def _zap(error_message: Callable[[str], str], host: Callable[[random.Random, str], str]) -> Line:

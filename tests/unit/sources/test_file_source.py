@@ -196,3 +196,42 @@ def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
     """Starting a source on a directory-less missing file raises InputError."""
     with pytest.raises(InputError):
         FileSource(tmp_path / "nope.log").start()
+
+
+def test_text_log_continuation_lines_join_their_record(tmp_path: Path) -> None:
+    """A Java stack trace (indented frames, Caused by, ... more) is one record that starts at
+    its header line; the next timestamped line starts the next record."""
+    log = tmp_path / "app.log"
+    log.write_text(
+        "2026-01-01T00:00:00Z ERROR boom\n"
+        "java.lang.IllegalStateException: bad\n"
+        "\tat a.B.c(B.java:1)\n"
+        "Caused by: java.io.IOException: gone\n"
+        "\t... 3 more\n"
+        "\n"
+        "2026-01-01T00:00:01Z INFO fine\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "KeyError: 'k'\n", encoding="utf-8")
+    records = list(FileSource(log))
+    assert [r.origin for r in records] == [f"{log}:1", f"{log}:7"]
+    assert records[0].payload.count(b"\n") == 4
+    assert records[1].payload.endswith(b"KeyError: 'k'")
+
+
+def test_json_lines_are_never_joined(tmp_path: Path) -> None:
+    """Only text logs join lines: JSON-lines records stay one per line."""
+    log = tmp_path / "app.jsonl"
+    log.write_text('{"message": "a"}\n {"message": "b"}\n', encoding="utf-8")
+    assert len(list(FileSource(log))) == 2
+
+
+def test_runaway_traces_are_cut_into_bounded_records(tmp_path: Path) -> None:
+    """A record stops growing at MAX_RECORD_LINES lines; the rest starts new records."""
+    from canarywatch.sources.multiline import MAX_RECORD_LINES
+
+    log = tmp_path / "app.log"
+    log.write_text("head\n" + "\tat x\n" * (MAX_RECORD_LINES * 2), encoding="utf-8")
+    records = list(FileSource(log))
+    assert len(records) == 3
+    assert records[0].payload.count(b"\n") == MAX_RECORD_LINES - 1

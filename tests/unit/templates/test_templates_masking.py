@@ -109,3 +109,35 @@ def test_memos_never_change_answers() -> None:
 def test_empty_line_has_no_tokens() -> None:
     """Blank lines mask to no tokens instead of failing."""
     assert Masker().tokens("   ") == ()
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("ugi=alice cmd=get_table tbl=orders", ["ugi=<#>", "cmd=get_table", "tbl=<#>"]),
+    ("reason=ContainerDied pod=web-1 userId=abc", ["reason=ContainerDied", "pod=<#>",
+                                                   "userId=<#>"]),
+    ("status=ok attempt=3 took=15ms", ["status=ok", "attempt=<#>", "took=<#>"]),
+    ('op="login" acct="bob"', ['op="login"', "acct=<#>"]),
+])
+def test_key_value_values_masked_only_when_variable(line: str, expected: list[str]) -> None:
+    """A key that names a who/where/which, or a variable-looking value, is masked; a value
+    naming the operation stays."""
+    assert list(Masker().tokens(line)) == expected
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("2026-01-01|alice|LOGIN|OK|10.0.0.1", ["<#>", "|", "alice", "|", "LOGIN", "|", "OK", "|",
+                                            "<#>"]),
+    ("upload,web-3,bob,42", ["upload", ",", "<#>", ",", "bob", ",", "<#>"]),
+    ("queued;mailer;carol", ["queued", ";", "mailer", ";", "carol"]),
+    ("ids [1,2,3] done", ["ids", "<#>", "done"]),
+    ("failed, retrying", ["failed,", "retrying"]),
+])
+def test_delimited_records_split_into_fields(line: str, expected: list[str]) -> None:
+    """| , ; between fields split a record, so each field is masked on its own; a number
+    list stays one parameter and prose commas stay."""
+    assert list(Masker().tokens(line)) == expected
+
+
+def test_delimiters_are_configurable() -> None:
+    """An empty delimiter set leaves delimited records whole."""
+    assert Masker(delimiters="").tokens("alice|LOGIN|OK") == ("alice|LOGIN|OK",)

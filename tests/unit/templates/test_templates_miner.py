@@ -240,3 +240,28 @@ def test_blank_line_after_its_template_was_evicted_and_restored() -> None:
     again = restored.match("svc", "")
     assert again.is_new_template and again.template == ""
     assert again.template_id > first.template_id
+
+
+def test_parameters_of_several_words_end_in_one_template() -> None:
+    """Lines that differ only in how many words a name spans share one template, whichever
+    length came first; a word that introduces a name is not swallowed."""
+    miner = TemplateMiner(TemplatesConfig())
+    names = ["mary ann", "bob", "alice", "li wei", "carol", "dave", "erin", "jean paul",
+             "frank", "gus", "hal", "ann marie smith"]
+    ids = [miner.match("svc", f"Invalid user {name} from 10.0.0.{i} port 22").template_id
+           for i, name in enumerate(names * 2)]
+    live = {miner.canonical_id("svc", i) for i in ids}
+    assert len(live) == 1
+    other = miner.match("svc", "Invalid user invalid user x from 10.0.0.1 port 22")
+    assert miner.canonical_id("svc", other.template_id) not in live
+
+
+def test_fast_path_answers_for_stretched_parameters_follow_merges() -> None:
+    """A cached variable-length answer is dropped when its template changes."""
+    miner = TemplateMiner(TemplatesConfig())
+    for name in ("bob", "alice", "carol", "dave", "erin", "frank"):
+        miner.match("svc", f"Customer {name} placed order 7")
+    first = miner.match("svc", "Customer mary ann placed order 7")
+    again = miner.match("svc", "Customer mary ann placed order 7")
+    assert first.template_id == again.template_id
+    assert miner.canonical_id("svc", first.template_id) is not None
