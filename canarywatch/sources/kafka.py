@@ -26,6 +26,7 @@ from canarywatch.config import ExtraLogTopic, KafkaConfig, SecurityConfig
 from canarywatch.errors import ConfigError
 from canarywatch.metrics import Metrics
 from canarywatch.sources.base import PayloadKind, Position, Record
+from canarywatch.sources.multiline import MAX_RECORD_BYTES, MAX_RECORD_LINES, is_continuation
 
 log = logging.getLogger(__name__)
 
@@ -261,9 +262,27 @@ class KafkaSource:
             service = extra.service if extra else None
             version = extra.version if extra else None
             size = 0
+            text = kind is PayloadKind.LOG_TEXT
+            joined = 0  # lines joined into the partition's last record in this poll
             for msg in batch:
                 value = msg.value if msg.value is not None else b""
                 size += len(value)
+                if text and joined + 1 < MAX_RECORD_LINES and records and \
+                        records[-1].origin.startswith(f"{tp.topic}:{tp.partition}:") and \
+                        len(records[-1].payload) + len(value) < MAX_RECORD_BYTES and \
+                        is_continuation(value):
+                    # One message per line (a shipper without multiline rules): a stack
+                    # trace's lines join the record they continue, up to the end of this
+                    # poll; the record's position is its last line's, so commits stay exact.
+                    last = records[-1]
+                    records[-1] = Record(
+                        payload=last.payload.rstrip(b"\r\n") + b"\n" + value.rstrip(b"\r\n"),
+                        kind=kind, origin=last.origin,
+                        position=Position(tp.topic, tp.partition, msg.offset),
+                        service=service, version=version)
+                    joined += 1
+                    continue
+                joined = 0
                 records.append(Record(
                     payload=value, kind=kind, origin=f"{tp.topic}:{tp.partition}:{msg.offset}",
                     position=Position(tp.topic, tp.partition, msg.offset),

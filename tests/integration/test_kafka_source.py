@@ -63,6 +63,30 @@ def test_records_carry_kind_origin_and_position(kafka_kit: Any) -> None:
     assert sent == len(b"span-0") + len(b"span-1")
 
 
+def test_text_topic_stack_trace_lines_join_one_record(kafka_kit: Any) -> None:
+    """A text topic with one message per line: a stack trace's lines become one record with
+    its header, positioned at its last line; the next line starts a new record."""
+    text_topic = f"text-{kafka_kit.suffix}"
+    kafka_kit.create(kafka_kit.spans_topic, kafka_kit.logs_topic, text_topic)
+    lines = [b"2026-01-01T00:00:00Z ERROR request failed",
+             b"java.lang.IllegalStateException: cart 81 is locked",
+             b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
+             b"Caused by: java.io.IOException: gone",
+             b"\t... 42 more",
+             b"2026-01-01T00:00:01Z INFO fine"]
+    kafka_kit.produce(text_topic, lines)
+    source = _source(kafka_kit, extra_log_topics=(
+        ExtraLogTopic(topic=text_topic, format="text", service="edge", version="2.0"),))
+    source.start()
+    try:
+        records = _read(source, 2)
+    finally:
+        source.stop()
+    assert [r.payload for r in records] == [b"\n".join(lines[:5]), lines[5]]
+    assert records[0].origin == f"{text_topic}:0:0"
+    assert records[0].position is not None and records[0].position.offset == 4
+
+
 def test_commit_stores_the_next_offset_in_the_group(kafka_kit: Any) -> None:
     """commit() stores exactly the given next-offset for the group, as other tools see it."""
     kafka_kit.create()
