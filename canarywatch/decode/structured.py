@@ -48,7 +48,8 @@ def parse_logfmt(text: str) -> dict[str, str] | None:
     Quoted values are unquoted (``\\"`` and ``\\\\`` unescaped); a key given twice keeps its
     first value.
     """
-    if "=" not in text or not _LOGFMT_LINE.fullmatch(text):
+    head = text.lstrip()[:64].partition(" ")[0]
+    if "=" not in head or not _LOGFMT_LINE.fullmatch(text):  # a logfmt line opens with a pair
         return None
     pairs: dict[str, str] = {}
     for key, raw in _LOGFMT_PAIRS.findall(text):

@@ -91,7 +91,9 @@ class Preprocessor:
             head, _, rest = body.strip().partition("\n")
             first = self.prepare(head)
             return Prepared(stack_signature(first.text, rest), first.severity, first.attributes)
-        stripped = _SYSLOG_PRI.sub("", body.strip(), 1)
+        stripped = body.strip()
+        if stripped[:1] == "<":
+            stripped = _SYSLOG_PRI.sub("", stripped, 1)
         start = stripped.find("{")
         if start >= 0 and start <= MAX_HEADER_CHARS:
             obj = parse_json_object(stripped[start:])

@@ -80,6 +80,7 @@ class ServiceMiner:
         # size, the line sizes whose cached answers are templates of that size.
         self._flexible: dict[str, set[int]] = {}
         self._flex_sizes: dict[int, set[int]] = {}
+        self._by_first: dict[str, set[int]] = {}  # every template, by its first token
 
     # ---- matching -----------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ class ServiceMiner:
         if not template or len(template) > MAX_MERGE_TOKENS:
             return
         first = template[0]
-        for cluster_id in sorted(self.lru):
+        for cluster_id in sorted(self._by_first.get(first, ())):
             other = self.drain.id_to_cluster.get(cluster_id)
             if other is None or other is survivor:
                 continue
@@ -260,8 +261,10 @@ class ServiceMiner:
 
     def _index(self, cluster: LogCluster) -> None:
         tokens = cluster.log_template_tokens
-        if tokens and WILDCARD in tokens:
-            self._flexible.setdefault(tokens[0], set()).add(cluster.cluster_id)
+        if tokens:
+            self._by_first.setdefault(tokens[0], set()).add(cluster.cluster_id)
+            if WILDCARD in tokens:
+                self._flexible.setdefault(tokens[0], set()).add(cluster.cluster_id)
         if len(tokens) > MAX_MERGE_TOKENS:
             return
         for position in range(len(tokens)):
@@ -270,9 +273,13 @@ class ServiceMiner:
 
     def _unindex(self, cluster: LogCluster) -> None:
         tokens = cluster.log_template_tokens
-        flexible = self._flexible.get(tokens[0]) if tokens else None
-        if flexible is not None:
-            flexible.discard(cluster.cluster_id)
+        if tokens:
+            for index in (self._flexible, self._by_first):
+                group = index.get(tokens[0])
+                if group is not None:
+                    group.discard(cluster.cluster_id)
+                    if not group:
+                        del index[tokens[0]]
         if len(tokens) > MAX_MERGE_TOKENS:
             return
         for position in range(len(tokens)):
@@ -317,6 +324,9 @@ class ServiceMiner:
     def rebuild_derived(self) -> None:
         """Recompute index, results and caches from clusters (after a restore)."""
         self._by_hole.clear()
+        self._flexible.clear()
+        self._by_first.clear()
+        self._flex_sizes.clear()
         self._cache.clear()
         self._results.clear()
         self._generation.clear()
