@@ -270,6 +270,10 @@ class WebhookConfig(_Model):
     secret_file: str | None = None
     bearer_token_file: str | None = None
     bearer_token_env: str | None = None
+    # Secret headers by reference (header -> env variable / file name), read at start and
+    # added at send time: never written to the outbox. Plain `headers` may not look secret.
+    secret_headers_env: dict[str, str] = Field(default_factory=dict)
+    secret_headers_file: dict[str, str] = Field(default_factory=dict)
     ca_file: str | None = None
     # Preset parameters (Rollout name, Ingress name, namespace, chat channel ...).
     params: dict[str, str] = Field(default_factory=dict)

@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from canarywatch.redact import RedactingFilter
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -17,7 +19,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # set (secrets masked) by RedactingFilter
+            out["exception"] = record.exc_text
+        elif record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
 
@@ -28,6 +32,7 @@ def configure(level: str = "WARNING", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # no secret reaches the log, at any level
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -13,10 +13,12 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from canarywatch.actions.presets import SERVICE_ACCOUNT_DIR, Preset
 from canarywatch.config import WebhookConfig
 from canarywatch.errors import ConfigError
+from canarywatch.redact import register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ def read_secret(key: str, env: str | None, file: str | None,
         value = environ.get(env)
         if not value:
             raise ConfigError(f"{key}_env", f"environment variable {env} is not set or empty")
+        register_secret(value)
         return value
     if file:
         try:
@@ -39,6 +42,7 @@ def read_secret(key: str, env: str | None, file: str | None,
             raise ConfigError(f"{key}_file", f"cannot read {file}: {exc.strerror}") from None
         if not value:
             raise ConfigError(f"{key}_file", f"{file} is empty")
+        register_secret(value)
         return value
     return None
 
@@ -51,10 +55,16 @@ class Credentials:
     bearer_token_file: str | None
     bearer_token_env_value: str | None
     ca_file: str | None
+    # ``user:password`` of a ``https://user:password@host/`` URL, sent as Basic auth.
+    basic_auth: str | None = None
+    # ``secret_headers_env`` / ``secret_headers_file``, read at start.
+    secret_headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         return (f"Credentials(secret={'set' if self.secret else None}, "
-                f"bearer_token_file={self.bearer_token_file!r}, ca_file={self.ca_file!r})")
+                f"bearer_token_file={self.bearer_token_file!r}, ca_file={self.ca_file!r}, "
+                f"basic_auth={'set' if self.basic_auth else None}, "
+                f"secret_headers={[name for name, _ in self.secret_headers]!r})")
 
     def bearer_token(self) -> str | None:
         """The current bearer token (the file is read again each time), or None."""
@@ -63,7 +73,9 @@ class Credentials:
         if self.bearer_token_file is None:
             return None
         try:
-            return Path(self.bearer_token_file).read_text(encoding="utf-8").strip() or None
+            token = Path(self.bearer_token_file).read_text(encoding="utf-8").strip() or None
+            register_secret(token)
+            return token
         except OSError as exc:
             logger.warning("cannot read bearer token file %s: %s", self.bearer_token_file,
                            exc.strerror)
@@ -98,6 +110,40 @@ def load_credentials(config: WebhookConfig, key: str, preset: Preset,
             token_file = str(sa / "token")
         if ca_file is None and (sa / "ca.crt").is_file():
             ca_file = str(sa / "ca.crt")
+    basic_auth = _url_userinfo(config.url)
+    if basic_auth is not None and (token_file is not None or token_value is not None):
+        raise ConfigError(f"{key}.url", "has user:password@ and a bearer token: use one")
     return Credentials(secret=secret.encode("utf-8") if secret else None,
                        bearer_token_file=token_file, bearer_token_env_value=token_value,
-                       ca_file=ca_file)
+                       ca_file=ca_file, basic_auth=basic_auth,
+                       secret_headers=_secret_headers(config, key, environ))
+
+
+def _url_userinfo(url: str) -> str | None:
+    """``user:password`` (percent-decoded) of ``url``, registered as a secret; or None."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    password = unquote(parts.password or "")
+    userinfo = f"{unquote(parts.username)}:{password}"
+    for secret in (password, parts.password, userinfo):
+        register_secret(secret)
+    return userinfo
+
+
+def _secret_headers(config: WebhookConfig, key: str,
+                    environ: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for name, env in sorted(config.secret_headers_env.items()):
+        if name in config.secret_headers_file:
+            raise ConfigError(f"{key}.secret_headers_env.{name}",
+                              "also in secret_headers_file: use one")
+        value = read_secret(f"{key}.secret_headers_env.{name}", env, None, environ)
+        out.append((name, value or ""))
+    for name, file in sorted(config.secret_headers_file.items()):
+        value = read_secret(f"{key}.secret_headers_file.{name}", None, file, environ)
+        out.append((name, value or ""))
+    for name, value in out:
+        if "\r" in value or "\n" in value:
+            raise ConfigError(f"{key}.secret_headers.{name}", "value holds a line break")
+    return tuple(out)

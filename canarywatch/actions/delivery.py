@@ -2,7 +2,8 @@
 
 :func:`attempt` sends a stored :class:`Request`, adding what must not be stored: the
 ``X-Canarywatch-Signature`` (``sha256=<hex HMAC-SHA256 of the body>``) when a secret is set and
-``Authorization: Bearer`` when a token is set; plus ``Idempotency-Key: <decision id>``.
+``Authorization: Bearer`` when a token is set (``Basic`` for a ``user:pass@`` URL), the
+``secret_headers_env``/``_file`` headers; plus ``Idempotency-Key: <decision id>``.
 Redirects are not followed. 2xx is success; 400, 404, 405, 410, 413, 414, 415 and 422 are
 permanent (the receiver will never take this body); everything else, timeouts and connection
 errors included, is retried with :func:`backoff_s`.
@@ -10,6 +11,7 @@ errors included, is retried with :func:`backoff_s`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -86,6 +88,10 @@ def _headers(request: Request, credentials: Credentials) -> dict[str, str]:
     token = credentials.bearer_token()
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
+    elif credentials.basic_auth is not None:
+        encoded = base64.b64encode(credentials.basic_auth.encode("utf-8")).decode("ascii")
+        headers["Authorization"] = f"Basic {encoded}"
+    headers.update(credentials.secret_headers)
     return headers
 
 

@@ -26,7 +26,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from canarywatch.actions.spec import Request
+from canarywatch.actions.spec import Request, without_userinfo
 from canarywatch.errors import StateError
 from canarywatch.statedir import secure_file
 
@@ -77,13 +77,24 @@ class Outbox:
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")  # scrubbed values leave no copy
             self._db.executescript(_SCHEMA)
+            self._scrub_userinfo()
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
             for column in ("service", "canary_version"):  # outboxes written before 0.2
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open outbox {path}: {exc}") from None
+
+    def _scrub_userinfo(self) -> None:
+        """Rows written by older versions may hold a ``user:pass@`` URL: drop the userinfo
+        (the credentials now come from the webhook's config at send time)."""
+        rows = self._db.execute("SELECT seq, url FROM outbox WHERE url LIKE '%@%'").fetchall()
+        for seq, url in rows:
+            clean = without_userinfo(str(url))
+            if clean != url:
+                self._db.execute("UPDATE outbox SET url = ? WHERE seq = ?", (clean, seq))
 
     def record(self, service: str, canary_version: str, action: str, decision: str,
                requests: Sequence[Request]) -> bool:

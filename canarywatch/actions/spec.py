@@ -2,8 +2,10 @@
 
 Everything here is pure: :meth:`WebhookSpec.render` turns a verdict and its decision id into a
 :class:`Request` (method, URL, headers, body bytes). Secrets are *not* part of a request; the
-delivery step adds the signature and bearer token at send time, so nothing secret is written
-to the outbox.
+delivery step adds the signature, bearer token, Basic credentials of a ``user:pass@`` URL and
+``secret_headers_env``/``_file`` at send time, so nothing secret is written to the outbox:
+the stored URL has no userinfo, and a plain header whose name looks secret (see
+:data:`SECRET_HEADER_WORDS`) is a ConfigError pointing at the reference forms.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from canarywatch import __version__
 from canarywatch.actions.presets import PRESETS, Preset
@@ -31,6 +33,20 @@ _HEADER_NAME: Final = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 RESERVED_HEADERS: Final = frozenset(
     {"idempotency-key", "x-canarywatch-signature", "authorization", "content-length", "host"}
 )
+
+
+# A plain header whose lower-cased name holds one of these is refused: name it in
+# secret_headers_env / secret_headers_file instead.
+SECRET_HEADER_WORDS: Final = ("token", "secret", "password", "passwd", "key", "auth",
+                              "cookie", "signature", "credential", "session")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` removed (what the outbox may store)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,10 @@ class WebhookSpec:
             if name.lower() in RESERVED_HEADERS:
                 raise ConfigError(f"{self.key}.headers.{name}",
                                   "set by canarywatch (use bearer_token_file / secret_file)")
+            if any(word in name.lower() for word in SECRET_HEADER_WORDS):
+                raise ConfigError(f"{self.key}.headers.{name}",
+                                  "looks secret: name its env variable in secret_headers_env "
+                                  "or its file in secret_headers_file (never stored in clear)")
             has_type = has_type or name.lower() == "content-type"
             headers.append((name, value))
         if not has_type:
@@ -166,7 +186,8 @@ class WebhookSpec:
         params = self.preset.params_for(verdict)
         ctx = context(verdict, decision, self.name, params)
         path = self.preset.path_for(verdict.action)
-        base = self.config.url.rstrip("/") if path else self.config.url
+        url = without_userinfo(self.config.url)  # the credentials are added at send time
+        base = url.rstrip("/") if path else url
         url = render_url(base + path, ctx)
         headers = tuple((name, render_header(value, ctx)) for name, value in self._headers)
         return Request(webhook=self.name, decision_id=decision, method=self.method, url=url,

@@ -25,6 +25,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from canarywatch.config import ExtraLogTopic, KafkaConfig, SecurityConfig
 from canarywatch.errors import ConfigError
 from canarywatch.metrics import Metrics
+from canarywatch.redact import register_secret
 from canarywatch.sources.base import PayloadKind, Position, Record
 from canarywatch.sources.multiline import MAX_RECORD_BYTES, MAX_RECORD_LINES, is_continuation
 
@@ -58,7 +59,8 @@ def security_options(security: SecurityConfig,
             raise ConfigError(prefix + "sasl_username", f"required with {security.protocol}")
         opts["sasl_mechanism"] = security.sasl_mechanism
         opts["sasl_plain_username"] = security.sasl_username
-        opts["sasl_plain_password"] = _password(security, env)
+        opts["sasl_plain_password"] = password = _password(security, env)
+        register_secret(password)
     return opts
 
 
