@@ -294,7 +294,9 @@ class ActionsConfig(_Model):
 
 class ServerConfig(_Model):
     listen: str = "127.0.0.1:9464"
-    # When set, the Flagger and verdict endpoints require `Authorization: Bearer <token>`.
+    # When set, the Flagger and verdict endpoints require `Authorization: Bearer <token>`
+    # (Flagger: metadata.token). Required when listen is not a loopback address (or pass
+    # `run --insecure-no-auth`); at least 16 characters, e.g. `openssl rand -hex 32`.
     bearer_token_file: str | None = None
     bearer_token_env: str | None = None
 

@@ -34,7 +34,11 @@ def load_bearer_token(config: ServerConfig) -> str | None:
 
     ConfigError when the variable or file is unset, unreadable, empty or too short.
     """
-    token = read_secret("server.bearer_token", config.bearer_token_env, config.bearer_token_file)
+    try:
+        token = read_secret("server.bearer_token", config.bearer_token_env,
+                            config.bearer_token_file)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, f"{exc.message}; {HOW_TO_SET}") from None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         key = "server.bearer_token_env" if config.bearer_token_env else "server.bearer_token_file"
         raise ConfigError(key, f"the token must be at least {MIN_TOKEN_CHARS} characters "

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 
 from canarywatch import config as config_mod
 from canarywatch.actions.presets import PRESETS
+from canarywatch.errors import ConfigError
 from canarywatch.probe import HEALTH_PATH, READY_PATH
+from canarywatch.server.auth import load_bearer_token
 from canarywatch.server.board import VerdictBoard
 from canarywatch.server.http import ApiServer
 
@@ -123,3 +125,34 @@ def test_rbac_grants_what_the_kubernetes_presets_send() -> None:
     assert binding["roleRef"]["name"] == _one("Role")["metadata"]["name"]
     pod = _one("Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
+
+
+def test_the_token_comes_from_a_secret_by_default() -> None:
+    """Deployment and image point server.bearer_token_file at a mounted Secret's token."""
+    token_file = _env()["CANARYWATCH_SERVER__BEARER_TOKEN_FILE"]
+    assert config_mod.load(environ=_env()).server.bearer_token_file == token_file
+    secret = _one("Secret")
+    pod = _one("Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    [mount] = [m for m in _container()["volumeMounts"]
+               if token_file.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    source = volumes[mount["name"]]["secret"]
+    assert source["secretName"] == secret["metadata"]["name"]
+    assert token_file.rpartition("/")[2] in secret["stringData"]
+    argo = yaml.safe_load((ROOT / "config" / "argo-analysistemplate.yaml").read_text())
+    refs = [a["valueFrom"]["secretKeyRef"] for a in argo["spec"]["args"] if "valueFrom" in a]
+    assert {"name": secret["metadata"]["name"], "key": "token"} in refs
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"CANARYWATCH_SERVER__BEARER_TOKEN_FILE=/run/secrets/\S+", dockerfile)
+
+
+def test_the_placeholder_token_is_refused(tmp_path: Path) -> None:
+    """The Secret's shipped placeholder is too short to serve: start-up fails naming the key."""
+    placeholder = _one("Secret")["stringData"]["token"]
+    token = tmp_path / "token"
+    token.write_text(placeholder)
+    server = config_mod.load(environ={"CANARYWATCH_SERVER__BEARER_TOKEN_FILE": str(token)}).server
+    with pytest.raises(ConfigError) as err:
+        load_bearer_token(server)
+    assert err.value.key == "server.bearer_token_file"
