@@ -244,6 +244,7 @@ class Daemon:
         stop = self._stop
         with self._lock:
             records = self._drop_recreated(records)
+            pipeline.set_waiting(f"{t}:{p}" for t, p in self.source.waiting_partitions())
             offsets = self._offsets
             folded = 0
             for record in records:
@@ -257,7 +258,8 @@ class Daemon:
                     if batch.newest_unix_nano > time.time_ns() + self._future_ns:
                         batch = self._drop_future(record, batch)
                     if batch.entries:
-                        pipeline.feed_batch(batch)
+                        pipeline.feed_batch(batch, record.origin.rpartition(":")[0]
+                                            if position is not None else None)
                         for (service, version), n in batch.origins.items():
                             key = (topic, service, version)
                             tally[key] = tally.get(key, 0) + n

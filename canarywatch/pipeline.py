@@ -149,6 +149,9 @@ class Pipeline:
                                   / config.analysis.evaluation_interval_s)
         self._tally: dict[tuple[str, str, str], int] = {}
         self._max_line = config.logs.max_line_chars
+        self._stream_marks: dict[str, int] = {}  # newest event time per input stream
+        self._waiting: frozenset[str] = frozenset()
+        self._hold_ns = int(config.analysis.partition_hold_s * _NS)
         self.truncated_lines = 0  # log bodies cut to logs.max_line_chars
         self.fold_errors = 0  # events skipped because folding them raised
 
@@ -198,10 +201,41 @@ class Pipeline:
         entries: list[Entry] = [(event_time(ev), ev) for ev in events]
         self._feed(entries, latest(entries))
 
-    def feed_batch(self, batch: DecodedBatch) -> None:
+    def feed_batch(self, batch: DecodedBatch, stream: str | None = None) -> None:
         """Feed what :meth:`decode_batch` made; the same verdicts and counts as feeding every
-        event of the record through :meth:`feed_events`."""
-        self._feed(batch.entries, batch.newest_unix_nano)
+        event of the record through :meth:`feed_events`.
+
+        ``stream`` names the ordered input the batch came from (a Kafka ``topic:partition``).
+        Each stream has its own watermark (its newest event time); the clock that releases
+        events is the lowest of them, so events of a stream read ahead (a consumer catching
+        up reads partitions in chunks) wait for the others and are processed in the same
+        order as ``replay`` processes them. A stream more than ``analysis.partition_hold_s``
+        behind the newest one no longer holds the clock back.
+        """
+        newest = batch.newest_unix_nano
+        if stream is not None and newest:
+            newest = self._stream_clock(stream, newest)
+        self._feed(batch.entries, newest)
+
+    def _stream_clock(self, stream: str, newest: int) -> int:
+        """The release clock once ``stream`` has seen an event at ``newest``: the lowest
+        watermark of this stream and those with records still waiting (see
+        :meth:`set_waiting`; one never heard from counts as 0), but never more than
+        ``analysis.partition_hold_s`` behind the newest stream's."""
+        marks = self._stream_marks
+        if newest > marks.get(stream, 0):
+            marks[stream] = newest
+        low = marks[stream]
+        for waiting in self._waiting:
+            low = min(low, marks.get(waiting, 0))
+        if len(marks) == 1 and not self._waiting:
+            return low
+        return max(low, max(marks.values()) - self._hold_ns)
+
+    def set_waiting(self, streams: Iterable[str]) -> None:
+        """The streams that still have records to read (Kafka partitions with lag): their
+        watermarks hold the release clock back; a caught-up stream holds nothing back."""
+        self._waiting = frozenset(streams)
 
     def _feed(self, entries: Sequence[Entry], newest: int) -> None:
         pending = self._pending
@@ -453,6 +487,7 @@ class Pipeline:
             "next_eval": self._next_eval,
             "current": [v.to_json() for v in self._current.values()],
             "counts": self.counts.to_json(),
+            "partition_watermarks": dict(self._stream_marks),
             "stream_watermarks": self._skew.snapshot(),
         }
 
@@ -468,6 +503,8 @@ class Pipeline:
         current = [verdict_from_json(v) for v in snapshot.get("current", [])]
         self._current = {v.key: v for v in current}
         self.counts = EventCounts.from_json(snapshot.get("counts", {}))
+        self._stream_marks = {str(k): int(v) for k, v in
+                              snapshot.get("partition_watermarks", {}).items()}
         self._skew.restore(snapshot.get("stream_watermarks", {}))
 
 

@@ -352,6 +352,11 @@ class KafkaSource:
         assigned partitions (0 when unknown)."""
         return sum(lag for key, lag in self._lag.items() if key in self._assignment)
 
+    def waiting_partitions(self) -> set[TopicPartitionKey]:
+        """Assigned partitions with records beyond this consumer's position, as the broker
+        last reported (a partition whose lag is not known yet counts as waiting)."""
+        return {key for key in self._assignment if self._lag.get(key, 1) > 0}
+
     def _broker_reachable(self) -> bool:
         consumer = self._consumer
         if consumer is None:
