@@ -276,7 +276,12 @@ class Harness:
         assert snapshot is not None, "no state saved"
         counts = {key: int(snapshot["counts"][key]) for key in ("spans", "logs", "rejected")}
         for event in snapshot.get("pending", []):
-            counts["spans" if event["t"] == "span" else "logs"] += 1
+            if isinstance(event, list):  # a pending SpanRow
+                counts["spans"] += 1
+            elif event["t"] == "counted_span":
+                counts["spans"] += int(event.get("count", 1))
+            else:
+                counts["spans" if event["t"] == "span" else "logs"] += 1
         return counts
 
 
