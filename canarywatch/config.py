@@ -10,6 +10,7 @@ starting.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,16 @@ DEFAULT_VERSION_KEYS = (
     "k8s.pod.label.version",
     "k8s.pod.labels.version",
 )
+
+# Whole-segment patterns, first match wins (see canarywatch.decode.endpoints;
+# analysis.endpoint_path_rules replaces them).
+DEFAULT_PATH_RULES: dict[str, str] = {
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}": "{id}",
+    "-?[0-9]+(?:[.,][0-9]+)?": "{id}",
+    "(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}": "{id}",
+    "[^@\\s]+@[^@\\s]+\\.[^@\\s]+": "{email}",
+    "(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_.~+=%-]{16,}": "{token}",
+}
 
 
 class _Model(BaseModel):
@@ -179,6 +190,25 @@ class AnalysisConfig(_Model):
     # An event whose time is farther than this from its stream's watermark (either way) is
     # rejected (reason clock_skew): it never moves the event clock or starts a look.
     max_clock_skew_s: float = Field(default=3600.0, gt=0)
+    # At most this many endpoints per service; past it the least-trafficked fold into one
+    # endpoint named `other` (counted in /metrics, logged once per service).
+    max_endpoints_per_service: int = Field(default=200, gt=0)
+    # Endpoints without a route are path templates: each path segment that fully matches one
+    # of these regular expressions (first match wins) becomes its placeholder (/users/{id}).
+    endpoint_path_rules: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PATH_RULES))
+
+    @field_validator("endpoint_path_rules")
+    @classmethod
+    def _rules_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, placeholder in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+            if not placeholder or "/" in placeholder:
+                raise ValueError(f"placeholder for {pattern!r} must be non-empty without '/'")
+        return value
 
     @field_validator("recent_window_s", "bucket_s")
     @classmethod

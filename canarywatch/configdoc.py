@@ -44,7 +44,7 @@ def _field_comments() -> dict[tuple[str, str], list[str]]:
 
 
 def _scalar(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000, sort_keys=False).strip()
     return text.removesuffix("...").strip()
 
 

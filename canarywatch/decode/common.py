@@ -8,24 +8,36 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from canarywatch.decode.endpoints import (
+    DB_COLLECTION,
+    DB_OPERATION,
+    DB_SUMMARY,
+    METHOD,
+    MSG_DESTINATION,
+    MSG_OPERATION,
+    ROUTE,
+    RPC_METHOD,
+    RPC_SERVICE,
+    SPAN_ATTRIBUTE_SLOTS,
+    STATUS,
+    URL_PATH,
+    VERSION_SLOT,
+    EndpointNames,
+)
 from canarywatch.events import Severity, SpanKind
 from canarywatch.sources.detect import looks_binary
+
+__all__ = [
+    "DB_COLLECTION", "DB_OPERATION", "DB_SUMMARY", "METHOD", "MSG_DESTINATION", "MSG_OPERATION",
+    "ROUTE", "RPC_METHOD", "RPC_SERVICE", "SPAN_ATTRIBUTE_SLOTS", "SPAN_KINDS", "STATUS",
+    "STATUS_CODE_ERROR", "UNKNOWN_SERVICE", "URL_PATH", "VERSION_SLOT", "EndpointNames",
+    "any_value", "as_status", "as_text", "hex_id", "kind_of", "severity_of",
+    "slots_with_versions",
+]
 
 UNKNOWN_SERVICE = "unknown_service"
 SPAN_KINDS: tuple[SpanKind, ...] = tuple(SpanKind)
 STATUS_CODE_ERROR = 2
-
-# Slots of the span attributes the decoders read; version keys follow at VERSION_SLOT + rank.
-METHOD, ROUTE, STATUS, RPC_SERVICE, RPC_METHOD, VERSION_SLOT = range(6)
-SPAN_ATTRIBUTE_SLOTS: dict[str, int] = {
-    "http.request.method": METHOD,
-    "http.method": METHOD,
-    "http.route": ROUTE,
-    "http.response.status_code": STATUS,
-    "http.status_code": STATUS,
-    "rpc.service": RPC_SERVICE,
-    "rpc.method": RPC_METHOD,
-}
 
 
 def slots_with_versions(version_keys: Sequence[str]) -> dict[str, int]:
@@ -34,28 +46,6 @@ def slots_with_versions(version_keys: Sequence[str]) -> dict[str, int]:
     for rank, key in enumerate(version_keys):
         slots.setdefault(key, VERSION_SLOT + rank)
     return slots
-
-
-class EndpointNames:
-    """Builds endpoint names (``GET /cart``, ``svc/Method``, span name) and interns them."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str | None, str | None, str | None, str | None, str], str] = {}
-
-    def name(self, method: str | None, route: str | None, rpc_service: str | None,
-             rpc_method: str | None, span_name: str) -> str:
-        key = (method, route, rpc_service, rpc_method, span_name)
-        found = self._cache.get(key)
-        if found is None:
-            if route:
-                found = f"{method} {route}" if method else route
-            elif rpc_service and rpc_method:
-                found = f"{rpc_service}/{rpc_method}"
-            else:
-                found = span_name
-            if len(self._cache) < 100_000:  # bounded: route templates are few, names may not be
-                self._cache[key] = found
-        return found
 
 
 def any_value(value: Any) -> object:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -50,12 +50,13 @@ class OtlpDecoder:
     """Decodes OTLP records of kind OTLP_SPANS, OTLP_LOGS and OTLP_ANY into events."""
 
     def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1,
-                 rejects: RejectTally | None = None) -> None:
+                 rejects: RejectTally | None = None,
+                 path_rules: Mapping[str, str] | None = None) -> None:
         """Spans and log records with impossible times are left out and counted in
-        ``rejects`` (shared with the pipeline)."""
+        ``rejects`` (shared with the pipeline); ``path_rules``: endpoint path templating."""
         self.rejects = rejects if rejects is not None else RejectTally()
-        self.proto = ProtoDecoder(version_keys, count_group_ns, self.rejects)
-        self.json = JsonDecoder(version_keys, self.rejects)
+        self.proto = ProtoDecoder(version_keys, count_group_ns, self.rejects, path_rules)
+        self.json = JsonDecoder(version_keys, self.rejects, path_rules)
 
     def share_rejects(self, rejects: RejectTally) -> None:
         """Count left-out spans and log records in ``rejects`` from now on."""

@@ -20,10 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from canarywatch.decode.common import (
-    METHOD,
-    ROUTE,
-    RPC_METHOD,
-    RPC_SERVICE,
     STATUS,
     STATUS_CODE_ERROR,
     UNKNOWN_SERVICE,
@@ -127,11 +123,12 @@ def in_words(exc: Exception) -> str:
 class JsonDecoder:
     """Decodes OTLP/JSON objects (already parsed with ``json.loads``)."""
 
-    def __init__(self, version_keys: Sequence[str], rejects: RejectTally | None = None) -> None:
+    def __init__(self, version_keys: Sequence[str], rejects: RejectTally | None = None,
+                 path_rules: Mapping[str, str] | None = None) -> None:
         self.version_keys = tuple(version_keys)
         self.rejects = rejects if rejects is not None else RejectTally()
         self._slots = slots_with_versions(self.version_keys)
-        self._endpoints = EndpointNames()
+        self._endpoints = EndpointNames(path_rules)
 
     def _resource(self, container: Mapping[str, Any]) -> tuple[str, str | None]:
         attributes = _attributes((container.get("resource") or {}).get("attributes"))
@@ -187,8 +184,7 @@ class JsonDecoder:
             _exception(e) for e in s.get("events") or () if e.get("name") == "exception")
         return span_event(
             service, version, name, span_kind,
-            self._endpoints.name(texts[METHOD], texts[ROUTE], texts[RPC_SERVICE],
-                                 texts[RPC_METHOD], name),
+            self._endpoints.name(texts, name),
             start, end, is_error, status, hex_id(_get(s, "traceId", "trace_id")),
             hex_id(_get(s, "spanId", "span_id")), exceptions)
 

@@ -7,7 +7,7 @@ and cached. Logs use the full OTLP classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
@@ -18,8 +18,6 @@ from canarywatch.decode.batch import CountedSpan, DecodedBatch, Entry, batch_of,
 from canarywatch.decode.common import (
     METHOD,
     ROUTE,
-    RPC_METHOD,
-    RPC_SERVICE,
     SPAN_ATTRIBUTE_SLOTS,
     STATUS,
     STATUS_CODE_ERROR,
@@ -93,10 +91,12 @@ class ProtoDecoder:
     """Decodes otlp_proto payloads; one instance per pipeline (it caches resources, names)."""
 
     def __init__(self, version_keys: Sequence[str], count_group_ns: int = 1,
-                 rejects: RejectTally | None = None) -> None:
+                 rejects: RejectTally | None = None,
+                 path_rules: Mapping[str, str] | None = None) -> None:
         """``count_group_ns``: counted spans are grouped per this much event time (see
         :mod:`canarywatch.decode.batch`); it must divide the evaluation interval. Events with
-        impossible times are left out and counted in ``rejects``."""
+        impossible times are left out and counted in ``rejects``. ``path_rules``: endpoint
+        path templating (see :mod:`canarywatch.decode.endpoints`)."""
         if count_group_ns < 1:
             raise ValueError("count_group_ns must be at least 1")
         self.rejects = rejects if rejects is not None else RejectTally()
@@ -107,7 +107,7 @@ class ProtoDecoder:
         # version keys only when the resource has no version.
         self._keys = tuple(SPAN_ATTRIBUTE_SLOTS)
         self._keys_with_versions = tuple(self._slots)
-        self._endpoints = EndpointNames()
+        self._endpoints = EndpointNames(path_rules)
         self._resources: dict[bytes, tuple[str, str | None]] = {}
         self._resolved: dict[tuple[str | bytes | None, ...],
                              tuple[str, int | None, str | None]] = {}
@@ -178,8 +178,7 @@ class ProtoDecoder:
                     exceptions = _exceptions(e.SerializeToString() for e in s.events)
                     out.append(SpanEvent(
                         service, version, s.name, kind_of(s.kind),
-                        self._endpoints.name(texts[METHOD], texts[ROUTE], texts[RPC_SERVICE],
-                                             texts[RPC_METHOD], s.name),
+                        self._endpoints.name(texts, s.name),
                         s.start_time_unix_nano, s.end_time_unix_nano,
                         s.status.code == STATUS_CODE_ERROR or (status or 0) >= 500,
                         status, s.trace_id.hex(), s.span_id.hex(), exceptions))
@@ -310,8 +309,7 @@ class ProtoDecoder:
             elif isinstance(value, str):
                 texts[slot] = value
         return self._remember(key, (
-            self._endpoints.name(texts.get(METHOD), texts.get(ROUTE), texts.get(RPC_SERVICE),
-                                 texts.get(RPC_METHOD), name),
+            self._endpoints.name([texts.get(i) for i in range(VERSION_SLOT)], name),
             status, version))
 
     def _resolve_short(self, name: str, raws: tuple[str | bytes | None, ...],
@@ -327,7 +325,7 @@ class ProtoDecoder:
         if not isinstance(method, str) or not isinstance(route, str) or not route \
                 or status is None:
             return _LONG_KEY
-        return self._endpoints.name(method, route, None, None, name), status, None
+        return self._endpoints.http(method, route, name), status, None
 
     def _remember(self, key: tuple[str | bytes | None, ...],
                   meaning: tuple[str, int | None, str | None],

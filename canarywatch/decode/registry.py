@@ -22,7 +22,8 @@ DecoderFactory = Callable[[Config], Decoder]
 # Plug-in names (as ``kafka.extra_log_topics[].format`` and file kinds name them).
 DECODERS: dict[str, DecoderFactory] = {
     "otlp": lambda config: OtlpDecoder(config.cohorts.version_keys,
-                                       count_group_ns=config.analysis.evaluation_interval_ns),
+                                       count_group_ns=config.analysis.evaluation_interval_ns,
+                                       path_rules=config.analysis.endpoint_path_rules),
     "json": lambda config: JsonLineDecoder.from_config(config.logs),
     "text": lambda config: TextLineDecoder.from_config(config.logs),
 }
