@@ -22,6 +22,8 @@ class Metrics:
     consumer_lag: Gauge  # labels: topic, partition
     processing_seconds: Histogram  # time to fold one poll batch into state
     templates: Gauge  # labels: service
+    endpoints: Gauge  # labels: service -> endpoints kept under their own name
+    endpoint_folds: Counter  # labels: service -> requests folded into the `other` endpoint
     verdicts: Counter  # labels: action
     current_verdicts: Gauge  # labels: action -> number of canaries currently at that action
     webhook_attempts: Counter  # labels: webhook
@@ -64,6 +66,12 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                                      "Seconds to fold one batch into state", registry=r),
         templates=Gauge("canarywatch_templates", "Log templates per service", ["service"],
                         registry=r),
+        endpoints=Gauge("canarywatch_endpoints", "Endpoints kept under their own name per service",
+                        ["service"], registry=r),
+        endpoint_folds=Counter("canarywatch_endpoint_folds",
+                               "Requests counted under the `other` endpoint "
+                               "(past analysis.max_endpoints_per_service)",
+                               ["service"], registry=r),
         verdicts=Counter("canarywatch_verdicts", "Verdict changes", ["action"], registry=r),
         current_verdicts=Gauge("canarywatch_current_verdicts",
                                "Canaries currently at each action", ["action"], registry=r),

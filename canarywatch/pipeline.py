@@ -129,6 +129,7 @@ class Pipeline:
         self.rejects = RejectTally(on_reject=self._count_reject)
         self._decoders = Decoders(config, rejects=self.rejects)
         self._skew = SkewGuard(config.analysis.max_clock_skew_s, self.rejects)
+        self._folds_reported: dict[str, int] = {}  # endpoint folds already counted in metrics
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
         self._templates = TemplateMiner(config.templates)
         self._analyzer = Analyzer(config.analysis,
@@ -433,6 +434,13 @@ class Pipeline:
             if self._metrics is not None:
                 self._metrics.templates.labels(service).set(
                     self._templates.template_count(service))
+        if self._metrics is not None:
+            for service, (kept, folded) in self._analyzer.endpoint_counts().items():
+                self._metrics.endpoints.labels(service).set(kept)
+                reported = self._folds_reported.get(service, 0)
+                if folded > reported:
+                    self._metrics.endpoint_folds.labels(service).inc(folded - reported)
+                    self._folds_reported[service] = folded
 
     def _against_history(self, service: str, roles: Roles | None) -> list[tuple[str, str]]:
         """(history label, version) for a service with one version and a model of it."""

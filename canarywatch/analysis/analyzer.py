@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from canarywatch.analysis.base import SignalResult
+from canarywatch.analysis.endpoint_cap import EndpointCap
 from canarywatch.analysis.join import PendingLine, TraceJoin
 from canarywatch.analysis.logs import TemplateInfo, log_signals
 from canarywatch.analysis.spans import span_signals
@@ -54,6 +55,7 @@ class Analyzer:
         self._windows: dict[tuple[str, str], VersionWindow] = {}
         self._templates: dict[str, dict[int, TemplateInfo]] = {}
         self._looks: dict[tuple[str, str], LookState] = {}
+        self._caps: dict[str, EndpointCap] = {}  # per service, shared by its versions
         self._join = TraceJoin(int(config.log_join_wait_s * _NS))
         self._expired_to = 0
 
@@ -85,6 +87,11 @@ class Analyzer:
         window = self._windows.get((service, version))
         if window is None:
             window = self._window(service, version)
+        cap = self._caps.get(service)
+        if cap is None:
+            cap = self._caps[service] = EndpointCap(service,
+                                                    self._config.max_endpoints_per_service)
+        endpoint = cap.endpoint(endpoint)
         window.add_span(end_unix_nano, endpoint,  # a failure: span status ERROR or a 5xx
                         is_error or (http_status is not None and http_status >= 500),
                         max(0, end_unix_nano - start_unix_nano) / 1e6, trace_id)
@@ -94,6 +101,11 @@ class Analyzer:
                 self._attribute(waiting)
         if end_unix_nano - self._expired_to >= self._bucket_ns:
             self._expire(end_unix_nano)
+
+    def endpoint_counts(self) -> dict[str, tuple[int, int]]:
+        """Per service: (endpoints kept under their own name, requests folded into
+        ``other`` so far)."""
+        return {s: (len(c.kept), c.folded_requests) for s, c in self._caps.items()}
 
     def observe_log(self, ev: LogEvent, match: TemplateMatch) -> None:
         """Count one log line (or recorded exception) under its template."""
@@ -207,6 +219,7 @@ class Analyzer:
             "templates": {s: {str(t): i.to_json() for t, i in book.items()}
                           for s, book in self._templates.items()},
             "join": self._join.to_json(),
+            "endpoints": {s: c.to_json() for s, c in self._caps.items()},
             "looks": [[s, c, st.looks, st.streak,
                        None if st.rollback is None else st.rollback.to_json()]
                       for (s, c), st in self._looks.items()],
@@ -219,6 +232,9 @@ class Analyzer:
         self._templates = {s: {int(t): TemplateInfo.from_json(i) for t, i in book.items()}
                            for s, book in snapshot.get("templates", {}).items()}
         self._join.restore(snapshot.get("join", {}))
+        limit = self._config.max_endpoints_per_service
+        self._caps = {s: EndpointCap.from_json(s, limit, c)
+                      for s, c in snapshot.get("endpoints", {}).items()}
         self._looks = {
             (s, c): LookState(int(looks), int(streak),
                               None if rb is None else verdict_from_json(rb))
