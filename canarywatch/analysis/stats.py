@@ -7,10 +7,12 @@ summed in log space and the normal tail comes from ``math.erfc``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy.stats import binom
 
 from canarywatch.analysis.histogram import GROWTH, Histogram
 
@@ -144,4 +146,47 @@ def min_binomial_p(n: int, share: float) -> float:
     return math.exp(n * math.log(share)) if share > 0 else 0.0
 
 
-__all__ = ["ShiftTest", "binom_sf", "min_binomial_p", "norm_isf", "norm_sf", "shift_test"]
+_EXACT_MAX_EVENTS = 4000
+
+
+def poisson_binomial_sf(k: int, trials: Sequence[int], shares: Sequence[float]) -> float:
+    """P(X >= k) for X a sum of independent Binomial(trials[i], shares[i]).
+
+    The stratified count test: given each stratum's events, how likely the canary's share
+    of them is at least ``k`` when every stratum splits by its own traffic share. Exact (pmf
+    convolution, scipy.stats.binom) up to 4,000 events, else the normal approximation with a
+    continuity correction.
+    """
+    if k <= 0:
+        return 1.0
+    strata = [(n, p) for n, p in zip(trials, shares, strict=True) if n > 0]
+    if len(strata) == 1:
+        return binom_sf(k, *strata[0])
+    total = sum(n for n, _ in strata)
+    if k > total:
+        return 0.0
+    if total <= _EXACT_MAX_EVENTS:
+        pmf = np.ones(1)
+        for n, p in strata:
+            pmf = np.convolve(pmf, binom.pmf(np.arange(n + 1), n, p))
+        return float(min(1.0, max(0.0, pmf[k:].sum())))
+    mean = sum(n * p for n, p in strata)
+    variance = sum(n * p * (1.0 - p) for n, p in strata)
+    if variance <= 0.0:
+        return 1.0 if k <= mean else 0.0
+    return norm_sf((k - 0.5 - mean) / math.sqrt(variance))
+
+
+def min_poisson_binomial_p(trials: Sequence[int], shares: Sequence[float]) -> float:
+    """The smallest p-value :func:`poisson_binomial_sf` can reach: every event in the canary."""
+    log_p = 0.0
+    for n, p in zip(trials, shares, strict=True):
+        if n > 0:
+            if p <= 0.0:
+                return 0.0
+            log_p += n * math.log(p)
+    return math.exp(log_p)
+
+
+__all__ = ["ShiftTest", "binom_sf", "min_binomial_p", "min_poisson_binomial_p", "norm_isf",
+           "norm_sf", "poisson_binomial_sf", "shift_test"]

@@ -83,18 +83,50 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
         return kept, LookState(state.looks + 1, streak, kept)
     score = _score(results, threshold)
     overwhelming = any(r.p_value <= threshold * config.immediate_factor for r in failing)
+    compared = any(r.can_fail for r in results)
     if streak >= config.persistence or overwhelming:
         action = Action.ROLLBACK
         score = 0.0
-    elif (not failing and exposure.canary_age_s >= config.promote_after_s
+    elif (not failing and compared and exposure.canary_age_s >= config.promote_after_s
           and _enough(exposure, config)):
         action = Action.PROMOTE
     else:
         action = Action.CONTINUE
+        reasons = _honest_continue(reasons, results, failing=bool(failing), streak=streak,
+                                   exposure=exposure, config=config)
     verdict = Verdict(service, baseline_version, canary_version, action, now_unix_nano,
                       score, reasons)
     return verdict, LookState(state.looks + 1, streak,
                               verdict if action is Action.ROLLBACK else None)
+
+
+def _honest_continue(reasons: tuple[Reason, ...], results: Sequence[SignalResult], *,
+                     failing: bool, streak: int, exposure: Exposure,
+                     config: AnalysisConfig) -> tuple[Reason, ...]:
+    """A `continue` for a canary with traffic always says why: no comparison possible (no
+    endpoint both cohorts served, or every test short of data), a failing test waiting for
+    persistence, or nothing wrong yet before promote_after_s."""
+    if exposure.canary_requests == 0 and exposure.canary_logs == 0:
+        return reasons
+    summary = None
+    if not any(r.can_fail for r in results) and _enough(exposure, config):
+        spans = [r for r in results if r.reason.signal is not Signal.LOG_SIGNATURE
+                 and r.key.startswith(("error_rate:", "latency:"))]
+        summary = (
+            f"no comparison possible yet: {exposure.canary_requests} canary requests, but no "
+            + ("endpoint is served by both cohorts" if not spans else
+               f"endpoint or template has enough data in both cohorts (an endpoint needs "
+               f"{config.min_requests} requests in each)"))
+    elif not reasons:
+        summary = (f"a test fails, {streak} of {config.persistence} looks in a row needed"
+                   if failing else
+                   f"nothing wrong found so far; promote needs {config.promote_after_s:g} s "
+                   f"of canary traffic (now {exposure.canary_age_s:.0f} s)")
+    if summary is None:
+        return reasons
+    extra = Reason(signal=Signal.ERROR_RATE, failed=False,
+                   canary_count=exposure.canary_requests, summary=summary)
+    return (extra, *reasons)[: config.max_reasons]
 
 
 def _enough(exposure: Exposure, config: AnalysisConfig) -> bool:

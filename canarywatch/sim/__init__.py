@@ -9,11 +9,18 @@ from canarywatch.sim.generator import (
     load_loghub_lines,
     write_collector_files,
 )
-from canarywatch.sim.scenario import DEFAULT_ENDPOINTS, Endpoint, Fault, Scenario
+from canarywatch.sim.scenario import (
+    DEFAULT_ENDPOINTS,
+    MESSAGING_ENDPOINTS,
+    Endpoint,
+    Fault,
+    Scenario,
+)
 
 __all__ = [
     "DEFAULT_ENDPOINTS",
     "EXAMPLE_INCIDENT",
+    "MESSAGING_ENDPOINTS",
     "Endpoint",
     "Fault",
     "Scenario",

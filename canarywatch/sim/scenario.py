@@ -28,6 +28,20 @@ FAULT_KINDS: tuple[str, ...] = (
     "new_error", "new_error_200", "known_error_more", "error_rate", "latency", "latency_all",
     "shared_outage", "reword_info", "faster",
 )
+# How a cohort's instrumentation writes its entry spans (semantic-convention versions):
+Instrumentation = Literal[
+    "http",  # current HTTP semconv: span "GET /cart", http.request.method, http.route, url.path
+    "http_no_route",  # current, no route: span "GET", http.request.method, url.path
+    "http_legacy",  # before semconv 1.21: span "/cart", http.method, http.route, http.target
+    "http_legacy_no_route",  # before 1.21, no route: span "HTTP GET", http.method, http.target
+    "raw_path",  # auto-instrumentation with no route: span "GET /products/48213", http.method
+    "messaging",  # current messaging semconv: CONSUMER "process orders", messaging.operation.type
+    "messaging_legacy",  # older: CONSUMER "orders process", messaging.operation
+]
+INSTRUMENTATIONS: tuple[str, ...] = (
+    "http", "http_no_route", "http_legacy", "http_legacy_no_route", "raw_path", "messaging",
+    "messaging_legacy",
+)
 # Kinds whose `endpoint=None` means every endpoint rather than the first one.
 ALL_ENDPOINT_KINDS: frozenset[str] = frozenset({"latency_all", "shared_outage", "faster"})
 # Kinds a correct judge must NOT roll back for.
@@ -51,6 +65,13 @@ class Endpoint:
         """``METHOD /route``, as faults and decoded endpoints name it."""
         return f"{self.method} {self.route}"
 
+
+# A queue consumer for the messaging instrumentations: method = operation, route = destination.
+MESSAGING_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("process", "orders", 0.5, 25.0, 0.001, "postgresql"),
+    Endpoint("process", "payments", 0.3, 60.0, 0.002, "http:payments-gateway.example.com"),
+    Endpoint("process", "shipments", 0.2, 15.0, 0.001, "redis"),
+)
 
 DEFAULT_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/cart", 0.35, 18.0, 0.001, "redis"),
@@ -99,6 +120,9 @@ class Scenario:
     log_corpus: tuple[str, ...] = ()  # extra real log lines used as INFO/WARN/ERROR bodies
     # Share of requests that also log one line from `log_corpus` (both cohorts alike).
     corpus_rate: float = 0.3
+    # The semantic-convention version each cohort's instrumentation writes.
+    baseline_instrumentation: Instrumentation = "http"
+    canary_instrumentation: Instrumentation = "http"
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -113,6 +137,10 @@ class Scenario:
             raise ConfigError("scenario.endpoints", "weights must be >= 0 with a positive sum")
         if self.baseline_version == self.canary_version:
             raise ConfigError("scenario.canary_version", "must differ from baseline_version")
+        for key in ("baseline_instrumentation", "canary_instrumentation"):
+            if getattr(self, key) not in INSTRUMENTATIONS:
+                raise ConfigError(f"scenario.{key}", f"unknown instrumentation "
+                                  f"{getattr(self, key)!r}; valid: {', '.join(INSTRUMENTATIONS)}")
         names = [e.name for e in self.endpoints]
         for i, fault in enumerate(self.faults):
             if fault.kind not in FAULT_KINDS:

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from canarywatch.events import Severity
 from canarywatch.sim import messages
-from canarywatch.sim.scenario import Endpoint, Fault, Scenario
+from canarywatch.sim.scenario import Endpoint, Fault, Instrumentation, Scenario
 
 _SCOPE = "canarywatch.sim"
 _EMPTY = Resource({})
@@ -121,6 +121,7 @@ class _Cohort:
     tracer: trace.Tracer
     logger: Any  # opentelemetry.sdk._logs.Logger (its emit takes keyword fields)
     faults: tuple[tuple[Fault, frozenset[int]], ...]
+    instrumentation: Instrumentation = "http"
 
 
 class Simulator:
@@ -148,7 +149,9 @@ class Simulator:
         faults = tuple((f, self.s.fault_endpoints(f)) for f in self.s.faults
                        if is_canary or f.kind == "shared_outage")
         return _Cohort(version, tracer_provider.get_tracer(_SCOPE),
-                       logger_provider.get_logger(_SCOPE), faults)
+                       logger_provider.get_logger(_SCOPE), faults,
+                       self.s.canary_instrumentation if is_canary
+                       else self.s.baseline_instrumentation)
 
     def arrivals(self) -> Iterator[int]:
         """Plays each request; yields its start time once its spans and logs are in the sinks."""
@@ -218,11 +221,9 @@ class Simulator:
     def _emit(self, cohort: _Cohort, endpoint: Endpoint, plan: _Plan) -> None:
         rng, start_ns, dur_ns, status = self.rng, plan.start_ns, plan.dur_ns, plan.status
         path = endpoint.route.replace("{id}", str(rng.randrange(1, 50000)))
-        server = cohort.tracer.start_span(
-            endpoint.name, kind=SpanKind.SERVER, start_time=start_ns,
-            attributes={"http.request.method": endpoint.method, "http.route": endpoint.route,
-                        "url.path": path, "url.scheme": "https",
-                        "http.response.status_code": status})
+        name, kind, attributes = _entry_span(cohort.instrumentation, endpoint, path, status)
+        server = cohort.tracer.start_span(name, kind=kind, start_time=start_ns,
+                                          attributes=attributes)
         ctx = trace.set_span_in_context(server, Context())
         child_start = start_ns + int(dur_ns * rng.uniform(0.05, 0.15))
         child_end = child_start + int(dur_ns * rng.uniform(0.4, 0.8))
@@ -246,6 +247,38 @@ class Simulator:
         if status >= 500:
             server.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
         server.end(end_time=start_ns + dur_ns)
+
+
+def _entry_span(style: Instrumentation, endpoint: Endpoint, path: str, status: int,
+                ) -> tuple[str, SpanKind, dict[str, str | int]]:
+    """Name, kind and attributes of the entry span, as the given instrumentation writes them."""
+    method, route = endpoint.method, endpoint.route
+    if style == "http":
+        return endpoint.name, SpanKind.SERVER, {
+            "http.request.method": method, "http.route": route, "url.path": path,
+            "url.scheme": "https", "http.response.status_code": status}
+    if style == "http_no_route":
+        return method, SpanKind.SERVER, {"http.request.method": method, "url.path": path,
+                                         "url.scheme": "https",
+                                         "http.response.status_code": status}
+    if style == "http_legacy":
+        return route, SpanKind.SERVER, {"http.method": method, "http.route": route,
+                                        "http.target": path, "http.scheme": "https",
+                                        "http.status_code": status}
+    if style == "http_legacy_no_route":
+        return f"HTTP {method}", SpanKind.SERVER, {
+            "http.method": method, "http.target": f"{path}?source=web", "http.scheme": "https",
+            "http.status_code": status}
+    if style == "raw_path":
+        return f"{method} {path}", SpanKind.SERVER, {"http.method": method,
+                                                     "http.status_code": status}
+    if style == "messaging":
+        return f"{method} {route}", SpanKind.CONSUMER, {
+            "messaging.system": "kafka", "messaging.operation.type": method,
+            "messaging.operation.name": method, "messaging.destination.name": route}
+    return f"{route} {method}", SpanKind.CONSUMER, {  # messaging_legacy
+        "messaging.system": "kafka", "messaging.operation": method,
+        "messaging.destination.name": route}
 
 
 def _dependency_call(dependency: str, rng: random.Random,
