@@ -35,7 +35,13 @@ from canarywatch.events import Action
 from canarywatch.pipeline import Pipeline
 from canarywatch.sim.generator import generate_batches
 from canarywatch.sim.loghub import load_loghub_lines
-from canarywatch.sim.scenario import Fault, Scenario
+from canarywatch.sim.scenario import (
+    MESSAGING_ENDPOINTS,
+    Endpoint,
+    Fault,
+    Instrumentation,
+    Scenario,
+)
 from canarywatch.sources.base import Record
 
 FAULT_START_S = 120.0
@@ -60,6 +66,19 @@ def _faults(*faults: Fault) -> Callable[[Scenario], Scenario]:
     return lambda s: replace(s, faults=faults)
 
 
+_CHECKOUT_5XX = Fault("error_rate", FAULT_START_S, "POST /checkout", 0.10)
+
+
+def _instrumented(baseline: Instrumentation, canary: Instrumentation,
+                  endpoints: tuple[Endpoint, ...] | None = None,
+                  fault: Fault | None = None) -> Callable[[Scenario], Scenario]:
+    """Baseline and canary instrumented with the given convention variants."""
+    return lambda s: replace(s, baseline_instrumentation=baseline,
+                             canary_instrumentation=canary,
+                             endpoints=endpoints or s.endpoints,
+                             faults=(fault,) if fault else ())
+
+
 CASES: tuple[Case, ...] = (
     Case("steady", SAME_CODE, lambda s: s),
     Case("heavy-tailed latency", SAME_CODE, lambda s: replace(s, latency_tail="heavy")),
@@ -82,6 +101,23 @@ CASES: tuple[Case, ...] = (
     Case("low traffic (2 req/s) + new ERROR 20%", FAULT,
          lambda s: replace(s, rps=2.0, faults=(
              Fault("new_error", FAULT_START_S, "GET /cart", 0.20),))),
+    # Endpoint identity: the canary's instrumentation writes a newer semantic convention.
+    Case("semconv: newer HTTP, routes", SAME_CODE, _instrumented("http_legacy", "http")),
+    Case("semconv: newer HTTP, no routes", SAME_CODE,
+         _instrumented("http_legacy_no_route", "http_no_route")),
+    Case("semconv: raw-path span names", SAME_CODE, _instrumented("raw_path", "raw_path")),
+    Case("semconv: messaging consumers", SAME_CODE,
+         _instrumented("messaging_legacy", "messaging", MESSAGING_ENDPOINTS)),
+    Case("semconv: newer HTTP, routes + 10% 5xx", FAULT,
+         _instrumented("http_legacy", "http", fault=_CHECKOUT_5XX)),
+    Case("semconv: newer HTTP, no routes + 10% 5xx", FAULT,
+         _instrumented("http_legacy_no_route", "http_no_route", fault=_CHECKOUT_5XX)),
+    Case("semconv: raw paths + 10% 5xx GET /products", FAULT,
+         _instrumented("raw_path", "raw_path",
+                       fault=Fault("error_rate", FAULT_START_S, "GET /products/{id}", 0.10))),
+    Case("semconv: messaging + 10% failed orders", FAULT,
+         _instrumented("messaging_legacy", "messaging", MESSAGING_ENDPOINTS,
+                       Fault("error_rate", FAULT_START_S, "process orders", 0.10))),
 )
 
 
