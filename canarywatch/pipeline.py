@@ -35,6 +35,7 @@ from canarywatch.decode.batch import (
 from canarywatch.errors import DecodeError
 from canarywatch.events import Action, Event, LogEvent, Severity, SpanEvent, SpanKind, Verdict
 from canarywatch.metrics import Metrics
+from canarywatch.notices import InputNotices
 from canarywatch.rejects import RejectReason, RejectTally
 from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
@@ -95,6 +96,9 @@ class ReplayResult:
     changes: tuple[Verdict, ...]  # every verdict change, in event-time order
     final: tuple[Verdict, ...]  # the last verdict per canary
     counts: EventCounts = field(default_factory=EventCounts)
+    # what a user must hear about the input: services without versions, cohorts whose
+    # records were mostly rejected (with the reason of the first)
+    notices: tuple[str, ...] = ()
 
     @property
     def rollback(self) -> bool:
@@ -102,7 +106,7 @@ class ReplayResult:
 
     def summary_json(self) -> dict[str, object]:
         return {"type": "summary", "verdicts": [v.to_json() for v in self.final],
-                "events": self.counts.to_json()}
+                "events": self.counts.to_json(), "notices": list(self.notices)}
 
 
 UNSPECIFIED = Severity.UNSPECIFIED
@@ -130,6 +134,7 @@ class Pipeline:
         self._decoders = Decoders(config, rejects=self.rejects)
         self._skew = SkewGuard(config.analysis.max_clock_skew_s, self.rejects)
         self._folds_reported: dict[str, int] = {}  # endpoint folds already counted in metrics
+        self._notices = InputNotices(config.cohorts.version_keys)
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
         self._templates = TemplateMiner(config.templates)
         self._analyzer = Analyzer(config.analysis,
@@ -145,6 +150,7 @@ class Pipeline:
         self._changes: list[Verdict] = []
         # Looks at the boundaries of a gap in the data: enough for every window and timer to
         # run out, then the look at the gap's end (so a gap costs no work proportional to it).
+        self.look_count = 0  # judge looks taken: the work event time costs, whatever its gaps
         self._gap_looks = 2 + int(max(config.analysis.window_s, config.analysis.promote_after_s,
                                       config.analysis.alpha_horizon_s)
                                   / config.analysis.evaluation_interval_s)
@@ -256,7 +262,22 @@ class Pipeline:
         self.drain()
         if self._released_to:
             self._evaluate(self._released_to)
-        return ReplayResult(tuple(self._changes), tuple(self._current.values()), self.counts)
+        return ReplayResult(tuple(self._changes), tuple(self._current.values()), self.counts,
+                            tuple(self.notices()))
+
+    def notices(self) -> list[str]:
+        """Services without versions and (service, version)s whose records were mostly
+        rejected, as sentences (see :mod:`canarywatch.notices`)."""
+        cohorts = self._cohorts
+        traffic = {service: cohorts.traffic(service) for service in cohorts.services()}
+        roles: dict[tuple[str, str], str] = {}
+        for service in traffic:
+            found = cohorts.roles(service)
+            if found is not None:
+                roles[(service, found.baseline)] = "baseline"
+                roles.update({(service, c): "canary" for c in found.canaries})
+        return [*self._notices.notices,
+                *self._notices.rejected_cohorts(self.rejects, traffic, roles)]
 
     # -- processing ------------------------------------------------------------------------
 
@@ -375,10 +396,12 @@ class Pipeline:
         """Move events counted by :meth:`_process` to the totals, cohorts and metrics tally
         (in first-seen order, which the cohorts keep); empties ``seen``."""
         observe = self._cohorts.observe
+        notice = self._notices.observe
         counts = self.counts
         tally = self._tally
         for (kind, service, version), n in seen.items():
             observe(service, version, n)
+            notice(service, version, n)
             if kind == "span":
                 counts.spans += n
             else:
@@ -415,6 +438,7 @@ class Pipeline:
         self._tally.clear()
 
     def _evaluate(self, now: int) -> None:
+        self.look_count += 1
         self._flush_tally()
         for service in self._cohorts.services():
             roles = self._cohorts.roles(service)

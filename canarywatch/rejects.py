@@ -14,9 +14,11 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
+_MAX_VERSIONS = 10_000
 _LOGGED_PER_REASON = 5  # log every reject of a reason up to this many, then every 1000th
 
 
@@ -106,6 +108,8 @@ class RejectTally:
     def __init__(self, on_reject: Callable[[RejectReason, int], None] | None = None) -> None:
         self.by_reason: dict[RejectReason, int] = {}
         self.first: dict[RejectReason, Rejection] = {}
+        # rejected events of a known (service, version): [count, the first one's detail]
+        self.by_version: dict[tuple[str, str | None], list[Any]] = {}
         self.on_reject = on_reject
 
     @property
@@ -113,9 +117,18 @@ class RejectTally:
         """Every rejection so far."""
         return sum(self.by_reason.values())
 
-    def add(self, rejection: Rejection, count: int = 1) -> None:
-        """Count ``count`` rejections like ``rejection`` (one log line for them)."""
+    def add(self, rejection: Rejection, count: int = 1,
+            version_of: tuple[str, str | None] | None = None) -> None:
+        """Count ``count`` rejections like ``rejection`` (one log line for them);
+        ``version_of``: the (service, version) the rejected events belong to, when known."""
         reason = rejection.reason
+        if version_of is not None:
+            seen = self.by_version.get(version_of)
+            if seen is None:
+                if len(self.by_version) < _MAX_VERSIONS:
+                    self.by_version[version_of] = [count, rejection.detail]
+            else:
+                seen[0] += count
         before = self.by_reason.get(reason, 0)
         n = self.by_reason[reason] = before + count
         if before == 0:
@@ -125,9 +138,10 @@ class RejectTally:
         if self.on_reject is not None:
             self.on_reject(reason, count)
 
-    def reject(self, origin: str, reason: RejectReason, detail: str, count: int = 1) -> None:
+    def reject(self, origin: str, reason: RejectReason, detail: str, count: int = 1,
+               version_of: tuple[str, str | None] | None = None) -> None:
         """Shorthand for :meth:`add` of a new :class:`Rejection`."""
-        self.add(Rejection(origin, reason, detail), count)
+        self.add(Rejection(origin, reason, detail), count, version_of)
 
     def to_json(self) -> dict[str, int]:
         """``{reason: count}`` in reason order, for the replay summary."""

@@ -91,7 +91,7 @@ class SkewGuard:
                     f"event time {format_unix_nano(t)} is {abs(t - watermark) / _NS:.0f} s "
                     f"{'ahead of' if t > watermark else 'behind'} the stream's watermark "
                     f"{format_unix_nano(watermark)} (analysis.max_clock_skew_s = "
-                    f"{skew / _NS:g})", _origin_of(ev)[1])
+                    f"{skew / _NS:g})", _origin_of(ev)[1], version_of=_origin_of(ev)[0])
         self._watermarks[stream] = max([watermark, *(t for t, _ in kept)])
         return kept
 

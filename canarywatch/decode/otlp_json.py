@@ -135,11 +135,14 @@ class JsonDecoder:
         service = as_text(attributes.get("service.name")) or UNKNOWN_SERVICE
         return service, _first_version(attributes, self.version_keys)
 
-    def _reject(self, origin: str, what: str, exc: Exception) -> None:
+    def _reject(self, origin: str, what: str, exc: Exception,
+                version_of: tuple[str, str | None]) -> None:
         if isinstance(exc, BadTimeError):
-            self.rejects.reject(origin, exc.reason, f"{what}: {exc.detail}")
+            self.rejects.reject(origin, exc.reason, f"{what}: {exc.detail}",
+                                version_of=version_of)
         else:
-            self.rejects.reject(origin, RejectReason.MALFORMED_OTLP, f"{what}: {in_words(exc)}")
+            self.rejects.reject(origin, RejectReason.MALFORMED_OTLP, f"{what}: {in_words(exc)}",
+                                version_of=version_of)
 
     def spans(self, data: Json, origin: str = "") -> list[SpanEvent]:
         """Every usable span of a TracesData object (the others counted in ``rejects``);
@@ -152,7 +155,8 @@ class JsonDecoder:
                     try:
                         out.append(self._span(s, service, resource_version))
                     except (BadTimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                        self._reject(origin, f"span of {service}", exc)
+                        self._reject(origin, f"span of {service}", exc,
+                                     (service, resource_version))
         return out
 
     def _span(self, s: Json, service: str, resource_version: str | None) -> SpanEvent:
@@ -199,7 +203,8 @@ class JsonDecoder:
                     try:
                         out.append(self._log(r, service, resource_version))
                     except (BadTimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                        self._reject(origin, f"log record of {service}", exc)
+                        self._reject(origin, f"log record of {service}", exc,
+                                     (service, resource_version))
         return out
 
     def _log(self, r: Json, service: str, resource_version: str | None) -> LogEvent:

@@ -122,11 +122,13 @@ class ProtoDecoder:
             self._resources[raw] = found
         return found
 
-    def _bad_time(self, origin: str, start: int, end: int) -> None:
+    def _bad_time(self, origin: str, start: int, end: int,
+                  version_of: tuple[str, str | None]) -> None:
         try:
             check_span_times(start, end)
         except BadTimeError as bad:
-            self.rejects.reject(origin, bad.reason, bad.detail)
+            self.rejects.reject(origin, bad.reason, f"span of {version_of[0]}: {bad.detail}",
+                                version_of=version_of)
 
     def spans(self, payload: bytes, origin: str = "") -> list[SpanEvent]:
         """Every span of a TracesData; raises protobuf's DecodeError on bad bytes.
@@ -160,7 +162,8 @@ class ProtoDecoder:
                 for s in ss.spans:
                     if s.start_time_unix_nano < MIN_UNIX_NANO \
                             or s.end_time_unix_nano < s.start_time_unix_nano:
-                        self._bad_time(origin, s.start_time_unix_nano, s.end_time_unix_nano)
+                        self._bad_time(origin, s.start_time_unix_nano, s.end_time_unix_nano,
+                                       (service, resource_version))
                         continue
                     present = {kv.key: kv.value for kv in s.attributes if kv.key in slots}
                     values: dict[int, object] = {}
@@ -213,7 +216,7 @@ class ProtoDecoder:
                     end = s.end_time_unix_nano
                     start = s.start_time_unix_nano
                     if start < MIN_UNIX_NANO or end < start:  # one test for every bad time
-                        self._bad_time(where, start, end)
+                        self._bad_time(where, start, end, (service, resource_version))
                         if resource_version is not None:
                             origins[here] -= 1
                         continue
@@ -357,7 +360,9 @@ class ProtoDecoder:
                             check_event_time(at, "timeUnixNano" if r.time_unix_nano
                                              else "timeUnixNano and observedTimeUnixNano")
                         except BadTimeError as bad:
-                            self.rejects.reject(origin, bad.reason, bad.detail)
+                            self.rejects.reject(origin, bad.reason,
+                                                f"log record of {service}: {bad.detail}",
+                                                version_of=(service, resource_version))
                         continue
                     version = resource_version
                     if version is None:

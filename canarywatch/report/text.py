@@ -40,8 +40,11 @@ def write_report(result: ReplayResult, out: TextIO) -> None:
     counts = result.counts
     out.write(f"events: {counts.spans} spans, {counts.logs} logs, "
               f"{counts.rejected} rejected, {counts.unversioned} without a version\n")
+    for notice in result.notices:
+        out.write(f"note: {notice}\n")
     if not result.final:
-        out.write("no canary found: no service had a second version with enough traffic\n")
+        out.write("no canary found: no service had a second version with enough traffic"
+                  f"{' (see the notes above)' if result.notices else ''}\n")
         return
     for final in result.final:
         reached = _first_reached(result.changes, final)

@@ -28,8 +28,14 @@ from typing import BinaryIO, TextIO, cast
 
 from canarywatch.config import TemplatesConfig
 from canarywatch.decode.lines import split_level
+from canarywatch.decode.otlp import OtlpDecoder
 from canarywatch.decode.timefmt import leading_time
-from canarywatch.events import Severity
+from canarywatch.errors import DecodeError
+from canarywatch.events import LogEvent, Severity
+from canarywatch.rejects import Rejection
+from canarywatch.sources.base import PayloadKind
+from canarywatch.sources.detect import Compression, compression_of, detect_format, open_stream
+from canarywatch.sources.files import FileSource
 from canarywatch.sources.multiline import join_continuations
 from canarywatch.templates.miner import TemplateMiner
 
@@ -75,6 +81,10 @@ def run_templates_command(paths: Sequence[Path], as_json: bool, config: Template
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             print(f"canarywatch templates: {path}: {message}", file=sys.stderr)
             return 2
+        except RefusedInputError as exc:
+            print(f"canarywatch templates: {path}: refused: {exc.rejection.detail} "
+                  f"({exc.rejection.reason.value})", file=sys.stderr)
+            return 2
     if as_json:
         _write_json(miner, mined, out)
     elif per_file:
@@ -92,7 +102,14 @@ def _mine_input(path: Path, stdin: BinaryIO | None, miner: TemplateMiner, mined:
     prepare = miner.preprocessor.prepare
     lines_read = [0]
     with _Open(path, stdin) as stream:
-        for number, text in records(stream, lines_read):
+        found_records = records(stream, lines_read)
+        if path != STDIN:
+            found = detect_format(path)
+            if isinstance(found, Rejection):
+                raise RefusedInputError(found)
+            if found.kind is PayloadKind.OTLP_ANY:  # OTLP log records: their bodies
+                found_records = _otlp_bodies(path, lines_read)
+        for number, text in found_records:
             severity, body = record_body(text)
             if severity is Severity.UNSPECIFIED:
                 severity = prepare(body).severity
@@ -131,12 +148,12 @@ class _Open:
             return cast(BinaryIO, reader)
         raw_file = self._path.open("rb")
         self._owned.append(raw_file)
-        if raw_file.read(2) == _GZIP_MAGIC:
-            raw_file.seek(0)
-            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw_file, mode="rb"))
+        compression = compression_of(raw_file.read(8))
+        raw_file.seek(0)
+        if isinstance(compression, Compression) and compression is not Compression.NONE:
+            stream = open_stream(raw_file, compression)
             self._owned.append(stream)
             return stream
-        raw_file.seek(0)
         return raw_file
 
     def __exit__(self, *exc: object) -> None:
@@ -159,6 +176,31 @@ def records(stream: BinaryIO, lines_read: list[int] | None = None) -> Iterator[t
     lines = numbered()
     for number, record in join_continuations(lines):
         yield number, record.decode("utf-8", errors="replace")
+
+
+class RefusedInputError(Exception):
+    """An input that is not log text or OTLP (binary, an archive, corrupt compression)."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(str(rejection))
+        self.rejection = rejection
+
+
+def _otlp_bodies(path: Path, lines_read: list[int]) -> Iterator[tuple[int, str]]:
+    """(record line or byte offset, body) of each OTLP log record of a collector file;
+    spans and unreadable records are skipped (``replay`` counts them)."""
+    decoder = OtlpDecoder(())
+    for record in FileSource(path):
+        where = record.origin.rpartition(":")[2] if ":" in record.origin else "0"
+        number = int(where) if where.isdigit() else 0
+        lines_read[0] = max(lines_read[0], number)
+        try:
+            events = decoder.decode(record)
+        except DecodeError:
+            continue
+        for event in events:
+            if isinstance(event, LogEvent):
+                yield number, event.body
 
 
 def _merge(per_file: list[tuple[str, dict[int, _Row]]]) -> dict[int, _Row]:

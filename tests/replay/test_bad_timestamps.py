@@ -1,0 +1,81 @@
+"""Impossible timestamps among normal traffic change neither the verdict nor its time, and
+cost the judge no extra looks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from canarywatch.config import Config
+from canarywatch.pipeline import Pipeline, ReplayResult
+from canarywatch.replay import replay_paths
+from canarywatch.sim import Fault, Scenario, write_collector_files
+
+SCENARIO = Scenario(seed=31, duration_s=300.0, rps=40.0, canary_share=0.10,
+                    faults=(Fault("new_error", start_s=90.0, endpoint="GET /cart",
+                                  magnitude=0.3),))
+BEYOND_UINT64 = "1700344572441000936000000"  # ns passed where ms were expected
+IN_1970 = "1000000000"  # seconds passed where nanoseconds were expected
+YEAR_2554 = str((1 << 64) - 2)  # a valid uint64, hours beyond the watermark: clock skew
+
+
+def _replay(files: list[Path]) -> tuple[ReplayResult, int]:
+    pipeline = Pipeline(Config())
+    return replay_paths(files, pipeline), pipeline.look_count
+
+
+def _with_times(line: bytes, fields: tuple[str, ...], value: str) -> bytes:
+    """A copy of an OTLP/JSON line with ``fields`` of its first record set to ``value``,
+    the record alone in its message (a producer with a broken clock)."""
+    message: dict[str, Any] = json.loads(line)
+    key = "resourceSpans" if "resourceSpans" in message else "resourceLogs"
+    scopes, inner = ("scopeSpans", "spans") if key == "resourceSpans" else \
+        ("scopeLogs", "logRecords")
+    bad = copy.deepcopy(message)
+    resource = bad[key][0]
+    record = resource[scopes][0][inner][0]
+    for field in fields:
+        record[field] = value
+    resource[scopes] = [{**resource[scopes][0], inner: [record]}]
+    bad[key] = [resource]
+    return json.dumps(bad).encode() + b"\n"
+
+
+@pytest.mark.parametrize("value", [BEYOND_UINT64, IN_1970, YEAR_2554])
+def test_one_bad_timestamp_changes_neither_verdict_nor_time(tmp_path: Path,
+                                                            value: str) -> None:
+    """A log record and a span with a time beyond uint64 or in 1970 (first and in the middle
+    of the files) or in 2554 (in the middle): same verdicts at the same times, as many looks
+    (no work for the gap a bad time would open), each bad record counted under its reason."""
+    files = write_collector_files(SCENARIO, tmp_path / "clean")
+    clean, clean_looks = _replay(files)
+    assert clean.rollback
+
+    bad_files = []
+    for path, fields in zip(files, (("startTimeUnixNano", "endTimeUnixNano"),
+                                    ("timeUnixNano",)), strict=True):
+        lines = path.read_bytes().splitlines(keepends=True)
+        bad = _with_times(lines[len(lines) // 2], fields, value)
+        target = tmp_path / "bad" / path.name
+        target.parent.mkdir(exist_ok=True)
+        # first and in the middle; a time within uint64 is only wrong by its distance from
+        # the watermark, which the first record of a stream sets: in the middle only
+        first = [] if value == YEAR_2554 else [bad]
+        target.write_bytes(b"".join([*first, *lines[:len(lines) // 2], bad,
+                                     *lines[len(lines) // 2:]]))
+        bad_files.append(target)
+    dirty, dirty_looks = _replay(bad_files)
+
+    assert [(v.action, v.at_unix_nano) for v in dirty.changes] == \
+        [(v.action, v.at_unix_nano) for v in clean.changes]
+    assert [(v.action, v.at_unix_nano) for v in dirty.final] == \
+        [(v.action, v.at_unix_nano) for v in clean.final]
+    assert dirty_looks == clean_looks
+    reason = {BEYOND_UINT64: "time_beyond_uint64", IN_1970: "time_before_2000",
+              YEAR_2554: "clock_skew"}[value]
+    assert dirty.counts.rejected_by_reason == {reason: 2 if value == YEAR_2554 else 4}
+    assert (dirty.counts.spans, dirty.counts.logs) == (clean.counts.spans, clean.counts.logs)
