@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--canary", action="append", default=[],
                         help="a canary version (repeatable; with --baseline)")
     replay.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
+    replay.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write a self-contained HTML report with plots to FILE")
     replay.add_argument("--deliver", action="store_true",
                         help="really send webhooks (off by default: a replay never calls a "
                              "router by accident)")
@@ -194,7 +196,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from canarywatch.history import history_from_config
 
     history = history_from_config(cfg, args.models)
-    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args), history=history)
+    recorder = None
+    if args.html is not None:
+        from canarywatch.report.timeline import TimelineRecorder
+
+        recorder = TimelineRecorder()
+    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args), history=history,
+                        observer=recorder)
     try:
         result = replay_paths(args.paths, pipeline)
     finally:
@@ -203,6 +211,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 sys.stderr.write("canarywatch: some webhook deliveries did not succeed (still "
                                  f"pending or given up); see the outbox in {cfg.state_dir}\n")
             dispatcher.close()
+    if recorder is not None:
+        from canarywatch.report.html import write_replay_report
+
+        write_replay_report(args.html, recorder, result, [str(p) for p in args.paths])
     if args.json:
         out.write(json.dumps(result.summary_json(), ensure_ascii=False) + "\n")
     else:

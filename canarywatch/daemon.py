@@ -27,7 +27,7 @@ from canarywatch.decode.batch import EMPTY_BATCH, DecodedBatch, batch_of
 from canarywatch.decode.lines import JsonLineDecoder
 from canarywatch.errors import ConfigError, DecodeError, StateError
 from canarywatch.metrics import Metrics, create_metrics
-from canarywatch.pipeline import Pipeline, VerdictSink
+from canarywatch.pipeline import LookObserver, Pipeline, VerdictSink
 from canarywatch.rejects import RejectReason
 from canarywatch.sources.base import Record
 from canarywatch.sources.kafka import KafkaSource, TopicPartitionKey
@@ -52,6 +52,8 @@ START_RETRY_MAX_S = 30.0
 # 2200) would move the event clock past every real event. Smaller skews are the decoders'
 # analysis.max_clock_skew_s check, relative to each stream's watermark.
 FUTURE_BOUND_S = 86_400.0
+# Time buckets of each judged version kept for the HTML page at GET /.
+PAGE_BUCKETS = 360
 # Log every poison record up to this many, then every 1000th.
 LOGGED_POISON = 20
 # After SIGTERM/SIGINT, the process exits within this many seconds even if saving state or
@@ -82,10 +84,11 @@ class Daemon:
     """
 
     def __init__(self, config: Config, metrics: Metrics, sinks: Sequence[VerdictSink] = (),
-                 restored: Callable[[Pipeline], None] | None = None) -> None:
+                 restored: Callable[[Pipeline], None] | None = None,
+                 observer: LookObserver | None = None) -> None:
         self.config = config
         self.metrics = metrics
-        self.pipeline = Pipeline(config, sinks, metrics)
+        self.pipeline = Pipeline(config, sinks, metrics, observer=observer)
         self.source = KafkaSource(config.kafka, metrics)
         self.store = StateStore(Path(config.state_dir))
         self._restored_hook = restored
@@ -523,8 +526,10 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     token (unless ``insecure_no_auth``); see :mod:`canarywatch.server.auth`.
     """
     from canarywatch.actions.webhooks import WebhookDispatcher  # noqa: PLC0415
+    from canarywatch.report.timeline import TimelineRecorder  # noqa: PLC0415
     from canarywatch.server import ApiServer, VerdictBoard, load_bearer_token  # noqa: PLC0415
     from canarywatch.server.auth import check_listen  # noqa: PLC0415
+    from canarywatch.server.page import ReportPage  # noqa: PLC0415
     from canarywatch.server.revisions import FILE_NAME, FlaggerRevisions  # noqa: PLC0415
     from canarywatch.statedir import prepare_state_dir  # noqa: PLC0415
 
@@ -542,13 +547,16 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
         for verdict in pipeline.verdicts():
             board.send(verdict)
 
-    daemon = Daemon(config, metrics, sinks=(board, dispatcher), restored=show_restored)
+    # GET /: the last hour (at the default bucket_s) of every judged version, drawn on demand.
+    recorder = TimelineRecorder(max_points=PAGE_BUCKETS, keep="recent")
+    daemon = Daemon(config, metrics, sinks=(board, dispatcher), restored=show_restored,
+                    observer=recorder)
     if install_signals:
         _install_signals(daemon)
     unquiet = _quiet_kafka_client()
     server = ApiServer(config.server.listen, board, registry, daemon.ready,
                        bearer_token=token, revisions=revisions,
-                       live=daemon.live)
+                       live=daemon.live, page=ReportPage(recorder, board).render)
     try:
         server.start()
     except OSError as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from canarywatch.analysis import Analyzer
+from canarywatch.analysis.windows import Summary
 from canarywatch.cohort import Cohort, CohortResolver, Roles
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.decode import Decoders
@@ -46,7 +47,7 @@ from canarywatch.templates import TemplateMiner
 if TYPE_CHECKING:
     from canarywatch.history.judge import HistoryJudge
 
-__all__ = ["EventCounts", "Pipeline", "ReplayResult", "VerdictSink", "event_time"]
+__all__ = ["EventCounts", "LookObserver", "Pipeline", "ReplayResult", "VerdictSink", "event_time"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ def truncate_line(body: str, max_chars: int) -> str:
 
 class VerdictSink(Protocol):
     def send(self, verdict: Verdict) -> None: ...
+
+
+class LookObserver(Protocol):
+    """Told of every look at every canary (the HTML report's recorder is one)."""
+
+    def looked(self, view: Pipeline, now_unix_nano: int, verdict: Verdict) -> None: ...
 
 
 @dataclass(slots=True)
@@ -124,10 +131,12 @@ class Pipeline:
                  metrics: Metrics | None = None, *,
                  roles: dict[str, ServiceCohorts] | None = None,
                  global_roles: ServiceCohorts | None = None,
-                 history: HistoryJudge | None = None) -> None:
+                 history: HistoryJudge | None = None,
+                 observer: LookObserver | None = None) -> None:
         self.config = config
         self._history = history
         self._sinks = list(sinks)
+        self._observer = observer
         self._metrics = metrics
         self.counts = EventCounts()
         self.rejects = RejectTally(on_reject=self._count_reject)
@@ -452,6 +461,8 @@ class Pipeline:
                 verdict = self._analyzer.evaluate(service, baseline, canary, now, text)
                 previous = self._current.get(verdict.key)
                 self._current[verdict.key] = verdict
+                if self._observer is not None:
+                    self._observe(self._observer, now, verdict)
                 if previous is None or previous.action is not verdict.action:
                     self._changes.append(verdict)
                     self._emit(verdict)
@@ -479,6 +490,13 @@ class Pipeline:
                              if v in self._cohorts.traffic(service))
         return [(view.label, v) for v in versions if v not in view.model.versions]
 
+    def _observe(self, observer: LookObserver, now: int, verdict: Verdict) -> None:
+        try:
+            observer.looked(self, now, verdict)
+        except Exception:  # the report must never stop the analysis
+            log.exception("look observer failed for %s/%s", verdict.service,
+                          verdict.canary_version)
+
     def _template_text(self, service: str) -> Callable[[int], str]:
         return lambda template_id: self._templates.template_text(service, template_id)
 
@@ -505,6 +523,22 @@ class Pipeline:
 
     def template_count(self, service: str) -> int:
         return self._templates.template_count(service)
+
+    def template_text(self, service: str, template_id: int) -> str:
+        return self._templates.template_text(service, template_id)
+
+    def window_summary(self, service: str, version: str, start_unix_nano: int,
+                       end_unix_nano: int) -> Summary | None:
+        """One version's analysis buckets starting in ``[start, end)`` (for observers)."""
+        return self._analyzer.window_summary(service, version, start_unix_nano, end_unix_nano)
+
+    @property
+    def bucket_ns(self) -> int:
+        return max(1, int(self.config.analysis.bucket_s * _NS))
+
+    @property
+    def window_ns(self) -> int:
+        return int(self.config.analysis.window_s * _NS)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume exactly here, as plain JSON-able data."""

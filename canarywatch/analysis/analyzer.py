@@ -134,6 +134,12 @@ class Analyzer:
             self._join.expire(now_unix_nano)
             self._expired_to = now_unix_nano
 
+    def window_summary(self, service: str, version: str, start_unix_nano: int,
+                       end_unix_nano: int) -> Summary | None:
+        """The merged buckets of one version starting in ``[start, end)``; None if unseen."""
+        window = self._windows.get((service, version))
+        return None if window is None else window.summary(start_unix_nano, end_unix_nano)
+
     def signals(self, service: str, baseline_version: str, canary_version: str,
                 now_unix_nano: int, template_text: Callable[[int], str],
                 ) -> tuple[list[SignalResult], Exposure]:

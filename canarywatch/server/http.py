@@ -7,6 +7,8 @@ GET      ``/healthz``                no    200 while the consume loop makes prog
                                            (``live()``), 503 when it hangs or stalls
 GET      ``/readyz``                 no    200 once ready (``ready()``), 503 before
 GET      ``/metrics``                no    Prometheus exposition of the registry passed in
+GET      ``/``                       yes   HTML report of the current canaries
+                                           (:mod:`canarywatch.server.page`), when given
 GET      ``/v1/verdicts``            yes   ``{"verdicts": [Verdict.to_json(), ...]}``
 GET      ``/v1/verdicts/<service>``  yes   Argo Rollouts web metric JSON
                                            (``?canary_version=`` picks one canary)
@@ -107,13 +109,15 @@ class ApiServer:
     def __init__(self, listen: str, board: VerdictBoard, registry: CollectorRegistry,
                  ready: Callable[[], bool], *, bearer_token: str | None = None,
                  revisions: FlaggerRevisions | None = None,
-                 live: Callable[[], bool] = lambda: True) -> None:
+                 live: Callable[[], bool] = lambda: True,
+                 page: Callable[[], bytes] | None = None) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
         self.board = board
         self.registry = registry
         self.ready = ready
         self.live = live
+        self.page = page  # GET /: renders the HTML report (blocking; run off the loop)
         self.bearer_token = bearer_token or None
         self.revisions = revisions if revisions is not None else FlaggerRevisions()
         self._auth_failures = Counter(
@@ -179,6 +183,14 @@ class ApiServer:
         return web.Response(body=generate_latest(self.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def _page(self, request: web.Request) -> web.Response:
+        if not self._authorized(request, "page"):
+            return _json(401, {"error": "missing or wrong bearer token"})
+        assert self.page is not None
+        body = await asyncio.get_running_loop().run_in_executor(None, self.page)
+        return web.Response(body=body, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
     async def _verdicts(self, request: web.Request) -> web.Response:
         if not self._authorized(request, "verdicts"):
             return _json(401, {"error": "missing or wrong bearer token"})
@@ -230,6 +242,8 @@ class ApiServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
+        if self.page is not None:
+            app.router.add_get("/", self._page)
         app.router.add_get("/v1/verdicts", self._verdicts)
         app.router.add_get("/v1/verdicts/", self._verdicts)
         app.router.add_get("/v1/verdicts/{service:.+}", self._verdict)
