@@ -52,11 +52,18 @@ def test_daemon_serves_the_page_for_its_current_canaries(
     agent = harness.agent(kafka_kit.write_config(kafka_kit.config_data(tmp_path / "state")))
     harness.until(lambda: agent.verdict_actions().get(("checkout", "1.5.0")) == "rollback",
                   90, "a rollback verdict for checkout 1.5.0")
-    with urllib.request.urlopen(agent.url("/"), timeout=30) as resp:
-        assert resp.status == 200
-        assert resp.headers["Content-Type"].startswith("text/html")
-        body = resp.read().decode("utf-8")
-    assert "checkout: canary 1.5.0 vs baseline 1.4.2" in body and "ROLLBACK" in body
+    pages: list[str] = []
+
+    def page_shows_the_rollback() -> bool:
+        with urllib.request.urlopen(agent.url("/"), timeout=30) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/html")
+            pages.append(resp.read().decode("utf-8"))
+        return "checkout: canary 1.5.0 vs baseline 1.4.2" in pages[-1] and "ROLLBACK" in pages[-1]
+
+    # The page is drawn in the background: the first answers may be the "being drawn" page.
+    harness.until(page_shows_the_rollback, 60, "GET / showing the rollback", interval_s=1.0)
+    body = pages[-1]
     assert 'id="decision-marker-' in body
     load = open_page(agent.url("/"), tmp_path / "daemon.png")
     assert load.console == []
