@@ -2,13 +2,16 @@
 
     python benchmarks/detection.py [--seeds 20] [--loghub ../shared/datasets/loghub-2k]
                                    [--jobs 2] [--duration 600] [--only name,name]
+                                   [--suite live|history|all]
 
 Every run is made by canarywatch's telemetry generator (real OpenTelemetry SDK, otlp_proto
 batches, log bodies mixed with real loghub lines) and replayed through the same pipeline as
 ``canarywatch replay`` with the default config. The reference judges read per-10 s metrics
 computed from the very same decoded events. Faults begin at ``FAULT_START_S``; a rollback
 before that counts as a false alarm of that run; detection delay is event time from the
-fault's start to the rollback. Prints one table and a summary line per judge.
+fault's start to the rollback. Prints one table and a summary line per judge; then the
+history suite (``detection_history.py``): versions judged against a learned model of the old
+version's history, with no live baseline (blue-green) and beside a live one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from detection_history import run_history_suite
 from judges.flagger import flagger_rollback_s
 from judges.kayenta import kayenta_rollback_s
 from judges.metrics import StepMetrics
@@ -235,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--duration", type=float, default=600.0)
     parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
+    parser.add_argument("--suite", choices=["live", "history", "all"], default="all",
+                        help="live-baseline scenarios, history scenarios, or both (default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, e.g. analysis.persistence=1 (repeatable)")
     args = parser.parse_args(argv)
@@ -251,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [p.strip() for p in args.only.split(",") if p.strip()]
     tasks = [(i, seed, args.duration, corpus, overrides) for i, case in enumerate(CASES)
              if not wanted or any(case.name.startswith(w) for w in wanted)
-             for seed in range(args.seeds)]
+             for seed in range(args.seeds)] if args.suite != "history" else []
     started = time.monotonic()
     by_case: dict[str, list[RunResult]] = {}
     cpu = 0.0
@@ -259,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         for result in pool.imap_unordered(run_one, tasks):
             by_case.setdefault(result.case, []).append(result)
             cpu += result.cpu_s
-    print(f"{len(tasks)} runs of {args.duration:.0f} s (40 req/s, 10% canary unless named), "
-          f"fault at {FAULT_START_S:.0f} s; {cpu:.0f} s CPU, "
-          f"{time.monotonic() - started:.0f} s wall with {args.jobs} jobs; "
-          f"overrides: {overrides or 'none'}\n")
-    print_table(by_case)
+    if tasks:
+        print(f"{len(tasks)} runs of {args.duration:.0f} s (40 req/s, 10% canary unless "
+              f"named), fault at {FAULT_START_S:.0f} s; {cpu:.0f} s CPU, "
+              f"{time.monotonic() - started:.0f} s wall with {args.jobs} jobs; "
+              f"overrides: {overrides or 'none'}\n")
+        print_table(by_case)
+    if args.suite != "live":
+        run_history_suite(args.seeds, args.jobs, args.duration, corpus, wanted=wanted,
+                          overrides=overrides)
     return 0
 
 

@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                                        "local broker and show the verdict")
     demo.add_argument("--log-level", default="WARNING")
     demo.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
+    demo.add_argument("--blue-green", action="store_true",
+                      help="the new version takes all the traffic at once (no live baseline) "
+                           "and is judged against the learned model in --models")
+    demo.add_argument("--models", type=Path, default=Path("models"), metavar="DIR",
+                      help="models for --blue-green (default: models/, the example model)")
     return parser
 
 
@@ -320,7 +325,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from canarywatch.demo import run_demo
 
-    return run_demo(json_output=args.json)
+    return run_demo(json_output=args.json,
+                    models_dir=args.models if args.blue_green else None)
 
 
 _COMMANDS = {"replay": cmd_replay, "learn": cmd_learn, "templates": cmd_templates,

@@ -351,7 +351,7 @@ class ModelsConfig(_Model):
     dir: str | None = None
     # Cosine similarity (TF-IDF of template words) from which a template of the same severity
     # counts as a rewording of a known one.
-    similarity_threshold: float = Field(default=0.6, gt=0, le=1)
+    similarity_threshold: float = Field(default=0.7, gt=0, le=1)
 
 
 class Config(_Model):

@@ -88,7 +88,10 @@ class Daemon:
                  observer: LookObserver | None = None) -> None:
         self.config = config
         self.metrics = metrics
-        self.pipeline = Pipeline(config, sinks, metrics, observer=observer)
+        from canarywatch.history import history_from_config  # noqa: PLC0415 (sklearn: lazy)
+
+        self.pipeline = Pipeline(config, sinks, metrics, observer=observer,
+                                 history=history_from_config(config))
         self.source = KafkaSource(config.kafka, metrics)
         self.store = StateStore(Path(config.state_dir))
         self._restored_hook = restored

@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -109,9 +110,15 @@ class _Feeder(threading.Thread):
 
 
 def run_demo(json_output: bool = False, out: TextIO | None = None,
-             scenario: Scenario = EXAMPLE_INCIDENT) -> int:
-    """Run the demo; see the module docstring for what it does and its exit codes."""
+             scenario: Scenario = EXAMPLE_INCIDENT, models_dir: Path | None = None) -> int:
+    """Run the demo; see the module docstring for what it does and its exit codes.
+
+    ``models_dir``: the blue-green demo. The new version takes all the traffic at once (no
+    live baseline) and is judged against the learned model of 1.4.2 in that directory.
+    """
     out = out if out is not None else sys.stdout
+    if models_dir is not None:
+        scenario = replace(scenario, canary_share=1.0)
 
     def say(text: str) -> None:
         if not json_output:
@@ -128,13 +135,15 @@ def run_demo(json_output: bool = False, out: TextIO | None = None,
     try:
         with tempfile.TemporaryDirectory(prefix="canarywatch-demo-") as state_dir:
             return _run(broker.bootstrap_servers, Path(state_dir), scenario, out=out,
-                        json_output=json_output, say=say, started=started)
+                        json_output=json_output, say=say, started=started,
+                        models_dir=models_dir)
     finally:
         broker.stop()
 
 
 def _run(bootstrap: str, state_dir: Path, scenario: Scenario, *, out: TextIO,
-         json_output: bool, say: Callable[[str], None], started: float) -> int:
+         json_output: bool, say: Callable[[str], None], started: float,
+         models_dir: Path | None = None) -> int:
     from canarywatch.server import ApiServer, VerdictBoard  # noqa: PLC0415
 
     create_topics(bootstrap, [SPANS_TOPIC, LOGS_TOPIC])
@@ -144,6 +153,7 @@ def _run(bootstrap: str, state_dir: Path, scenario: Scenario, *, out: TextIO,
                   "max_poll_interval_ms": 10000, "commit_interval_s": 1.0},
         "server": {"listen": "127.0.0.1:0"},
         "state_dir": str(state_dir),
+        "models": {"dir": None if models_dir is None else str(models_dir)},
     })
     registry = CollectorRegistry()
     metrics = create_metrics(registry)
@@ -154,9 +164,16 @@ def _run(bootstrap: str, state_dir: Path, scenario: Scenario, *, out: TextIO,
     feeder = _Feeder(bootstrap, scenario)
     say(f"broker on {bootstrap}; HTTP API on http://127.0.0.1:{server.port} "
         "(/v1/verdicts, /metrics, /readyz)")
-    say(f"producing {scenario.duration_s / 60:.0f} minutes of {scenario.service} traffic "
-        f"({scenario.baseline_version} baseline, {scenario.canary_version} canary at "
-        f"{scenario.canary_share:.0%}) through the OpenTelemetry SDK; the canary has a fault.")
+    if models_dir is not None:
+        say(f"blue-green: {scenario.canary_version} takes all of {scenario.service}'s traffic, "
+            f"no live baseline; judged against the model of {scenario.baseline_version} in "
+            f"{models_dir}. {scenario.duration_s / 60:.0f} minutes of traffic through the "
+            "OpenTelemetry SDK; the new version has a fault.")
+    else:
+        say(f"producing {scenario.duration_s / 60:.0f} minutes of {scenario.service} traffic "
+            f"({scenario.baseline_version} baseline, {scenario.canary_version} canary at "
+            f"{scenario.canary_share:.0%}) through the OpenTelemetry SDK; the canary has a "
+            "fault.")
     say("watching (event time runs as fast as the machine goes):")
     try:
         daemon.restore()

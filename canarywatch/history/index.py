@@ -1,14 +1,17 @@
 """Similarity of template texts: TF-IDF vectors and cosine nearest neighbours (scikit-learn).
 
-Words of two or more letters are the features (masked parameters ``<*>`` and numbers are
-not), with sublinear term frequency; the idf weights are fitted on the service's known
-templates and stored in the model, so loading rebuilds the index without refitting. A
-reworded message shares most of its informative words with the known one ("payment",
-"gateway", "timeout") and lands close to it; an unrelated error shares only common words.
+Words of two or more letters, English stop words left out, are the features (masked
+parameters ``<*>`` and numbers are not), with sublinear term frequency; the idf weights are
+fitted on the service's known templates and stored in the model, so loading rebuilds the
+index without refitting. A reworded message shares most of its informative words with the
+known one ("payment", "gateway", "timeout") and lands close to it; an unrelated error shares
+only common words. Words the history never saw count against the similarity, weighted as
+the rarest known word: a message of mostly new words is not close to anything.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +26,7 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 
 def _vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(token_pattern=TOKEN_PATTERN, lowercase=True, sublinear_tf=True,
+                           stop_words="english",
                            vocabulary=vocabulary)
 
 
@@ -69,5 +73,25 @@ class TextIndex:
             return []
         distances, positions = self._neighbours.kneighbors(query, n_neighbors=min(k,
                                                                                    self._size))
-        return [Neighbour(int(p), max(0.0, 1.0 - float(d)))
+        factor = self._known_share(text)
+        return [Neighbour(int(p), max(0.0, 1.0 - float(d)) * factor)
                 for d, p in zip(distances[0], positions[0], strict=True)]
+
+    def _known_share(self, text: str) -> float:
+        """sqrt(known words' tf-idf mass / all words' mass); unseen words weigh max idf."""
+        assert self._vectorizer is not None
+        vocabulary = self._vectorizer.vocabulary_
+        idf = self._vectorizer.idf_
+        counts: dict[str, int] = {}
+        for word in self._vectorizer.build_analyzer()(text):
+            counts[word] = counts.get(word, 0) + 1
+        known = unknown = 0.0
+        top = float(np.max(idf))
+        for word, n in counts.items():
+            column = vocabulary.get(word)
+            weight = (1.0 + math.log(n)) * (top if column is None else float(idf[column]))
+            if column is None:
+                unknown += weight * weight
+            else:
+                known += weight * weight
+        return math.sqrt(known / (known + unknown)) if known > 0 else 0.0

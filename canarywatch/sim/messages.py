@@ -148,6 +148,18 @@ def gateway_timeout(rng: random.Random) -> Line:
     return (Severity.ERROR, f"payment gateway timeout after 3000 ms for order {_order(rng)}")
 
 
+def gateway_timeout_reworded(rng: random.Random) -> Line:
+    """The same known ERROR as :func:`gateway_timeout`, worded as `reword_error` words it."""
+    return (Severity.ERROR, f"timeout from payment gateway (waited 3000 ms) while placing "
+            f"order {_order(rng)}")
+
+
+def cache_failover(rng: random.Random) -> Line:
+    """A rare known ERROR that comes in bursts (`rare_known_error`)."""
+    return (Severity.ERROR, f"cache node {_ip(rng)}:6379 unreachable, failing over to replica "
+            f"{rng.randrange(1, 4)}")
+
+
 def upstream_error(rng: random.Random, dependency: str, status: int) -> Line:
     """The ERROR line that goes with a base-rate 5xx."""
     return (Severity.ERROR, f"upstream {dependency} returned {status} for request {_uuid(rng)}")

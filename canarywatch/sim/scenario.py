@@ -22,11 +22,13 @@ FaultKind = Literal[
     "shared_outage",  # both cohorts: 5xx + ERROR line with probability `magnitude`
     "reword_info",  # the canary words one INFO message differently (not a fault)
     "faster",  # canary durations x `magnitude` (< 1; not a fault)
+    "reword_error",  # the canary words the known gateway-timeout ERROR differently (not a fault)
+    "rare_known_error",  # a burst of a rare known ERROR, probability `magnitude` (not a fault)
 ]
 
 FAULT_KINDS: tuple[str, ...] = (
     "new_error", "new_error_200", "known_error_more", "error_rate", "latency", "latency_all",
-    "shared_outage", "reword_info", "faster",
+    "shared_outage", "reword_info", "faster", "reword_error", "rare_known_error",
 )
 # How a cohort's instrumentation writes its entry spans (semantic-convention versions):
 Instrumentation = Literal[
@@ -43,9 +45,11 @@ INSTRUMENTATIONS: tuple[str, ...] = (
     "messaging_legacy",
 )
 # Kinds whose `endpoint=None` means every endpoint rather than the first one.
-ALL_ENDPOINT_KINDS: frozenset[str] = frozenset({"latency_all", "shared_outage", "faster"})
+ALL_ENDPOINT_KINDS: frozenset[str] = frozenset({"latency_all", "shared_outage", "faster",
+                                                "reword_error", "rare_known_error"})
 # Kinds a correct judge must NOT roll back for.
-BENIGN_KINDS: frozenset[str] = frozenset({"reword_info", "faster", "shared_outage"})
+BENIGN_KINDS: frozenset[str] = frozenset({"reword_info", "faster", "shared_outage",
+                                          "reword_error", "rare_known_error"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,8 @@ class Scenario:
     # The semantic-convention version each cohort's instrumentation writes.
     baseline_instrumentation: Instrumentation = "http"
     canary_instrumentation: Instrumentation = "http"
+    # Share of requests that log the known "payment gateway timeout" ERROR (both cohorts).
+    known_error_rate: float = 0.002
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:

@@ -45,7 +45,6 @@ _SEVERITY_NUMBER = {
 # Base rates of the known WARN/ERROR lines, per request, in both cohorts.
 _SLOW_QUERY_RATE = 0.004
 _RETRY_RATE = 0.003
-_GATEWAY_TIMEOUT_RATE = 0.002
 _SECONDARY_INFO_RATE = 0.4
 
 
@@ -197,8 +196,13 @@ class Simulator:
         if rng.random() < _RETRY_RATE:
             lines.append((rng.uniform(0.3, 0.8), messages.retry_inventory(rng)))
         more = kinds.get("known_error_more")
-        if rng.random() < max(_GATEWAY_TIMEOUT_RATE, more.magnitude if more else 0.0):
-            lines.append((rng.uniform(0.6, 0.8), messages.gateway_timeout(rng)))
+        if rng.random() < max(self.s.known_error_rate, more.magnitude if more else 0.0):
+            timeout = (messages.gateway_timeout_reworded if "reword_error" in kinds
+                       else messages.gateway_timeout)
+            lines.append((rng.uniform(0.6, 0.8), timeout(rng)))
+        rare = kinds.get("rare_known_error")
+        if rare and rng.random() < rare.magnitude:
+            lines.append((rng.uniform(0.3, 0.6), messages.cache_failover(rng)))
         more_5xx = kinds.get("error_rate")
         if rng.random() < max(endpoint.base_error_rate, more_5xx.magnitude if more_5xx else 0.0):
             plan.status = 503
