@@ -25,11 +25,19 @@ class VerdictBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._verdicts: dict[tuple[str, str], Verdict] = {}
+        self._version = 0
 
     def send(self, verdict: Verdict) -> None:
         """Replace the verdict of ``verdict``'s canary."""
         with self._lock:
             self._verdicts[verdict.key] = verdict
+            self._version += 1
+
+    @property
+    def version(self) -> int:
+        """How many sends so far: a reader may cache what it rendered for one version."""
+        with self._lock:
+            return self._version
 
     def flush(self, timeout_s: float) -> bool:
         return True

@@ -133,6 +133,7 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._verdicts_body: tuple[int, bytes] | None = None
 
     @property
     def port(self) -> int:
@@ -194,7 +195,13 @@ class ApiServer:
     async def _verdicts(self, request: web.Request) -> web.Response:
         if not self._authorized(request, "verdicts"):
             return _json(401, {"error": "missing or wrong bearer token"})
-        return _json(200, {"verdicts": [v.to_json() for v in self.board.current()]})
+        version = self.board.version
+        cached = self._verdicts_body
+        if cached is None or cached[0] != version:  # render once per board change
+            body = json.dumps({"verdicts": [v.to_json() for v in self.board.current()]})
+            cached = self._verdicts_body = (version, body.encode("utf-8"))
+        return web.Response(body=cached[1], content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
 
     async def _verdict(self, request: web.Request) -> web.Response:
         if not self._authorized(request, "verdicts"):
