@@ -47,6 +47,59 @@ def _add_webhook_flags(p: argparse.ArgumentParser) -> None:
                    help="HMAC-SHA256 secret for X-Canarywatch-Signature on --webhook deliveries")
 
 
+def _add_kafka_range(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--kafka", metavar="HOST:PORT[,...]", required=required,
+                   help="read this Kafka time range (no consumer group, nothing committed; "
+                        "topics and security from the config's kafka section)")
+    p.add_argument("--topics", metavar="TOPIC[,...]",
+                   help="topics to read (default: the config's spans, logs and extra topics)")
+    p.add_argument("--from", dest="time_from", metavar="TIME",
+                   help="start of the event-time range: RFC 3339 (2026-11-18T11:05:00Z) or "
+                        "Unix seconds")
+    p.add_argument("--to", dest="time_to", metavar="TIME", help="end of the range (exclusive)")
+    p.add_argument("--timestamp-slack-s", type=float, default=60.0, metavar="S",
+                   help="also read records stamped this much before and after the range "
+                        "(default 60)")
+
+
+def parse_time(flag: str, text: str) -> int:
+    """``--from``/``--to``: RFC 3339 (no zone means UTC) or Unix seconds, to Unix nanoseconds."""
+    from datetime import datetime, timezone
+
+    try:
+        return int(float(text) * 1e9)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(flag, f"cannot read {text!r}: RFC 3339 or Unix seconds") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+
+
+def _time_range(args: argparse.Namespace) -> tuple[int, int] | None:
+    if args.time_from is None and args.time_to is None:
+        return None
+    if args.time_from is None or args.time_to is None:
+        raise ConfigError("--from/--to", "give both --from and --to")
+    lo, hi = parse_time("--from", args.time_from), parse_time("--to", args.time_to)
+    if hi <= lo:
+        raise ConfigError("--to", "must be after --from")
+    return lo, hi
+
+
+def _kafka_range(args: argparse.Namespace, cfg: Config, between: tuple[int, int] | None,
+                 ) -> Any:
+    from canarywatch.sources.kafka_range import KafkaRange
+
+    if between is None:
+        raise ConfigError("--from/--to", "--kafka needs --from and --to")
+    topics = [t.strip() for t in args.topics.split(",") if t.strip()] if args.topics else None
+    return KafkaRange(cfg.kafka, *between, topics=topics, slack_s=args.timestamp_slack_s)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="canarywatch", description="Canary analysis from logs and spans.")
     parser.add_argument("--version", action="version", version=f"canarywatch {__version__}")
@@ -54,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="replay recorded telemetry and print the verdicts")
     _add_common(replay)
-    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+    replay.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="collector file-exporter files (json/proto, .gz), JSON-lines or "
-                             "text logs, or directories of them")
+                             "text logs, or directories of them (or --kafka)")
     replay.add_argument("--baseline", help="the baseline version (with --canary)")
     replay.add_argument("--canary", action="append", default=[],
                         help="a canary version (repeatable; with --baseline)")
@@ -72,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="judge against the learned models in DIR too (overrides "
                              "models.dir): versions with no live baseline, known templates")
     _add_webhook_flags(replay)
+    _add_kafka_range(replay, required=False)
+
+    record = sub.add_parser("record", help="save a Kafka time range as collector "
+                                           "file-exporter files")
+    _add_common(record)
+    record.add_argument("out_dir", type=Path, metavar="DIR")
+    record.add_argument("--gzip", action="store_true", help="gzip-compress the files")
+    _add_kafka_range(record, required=True)
 
     learn = sub.add_parser("learn", help="learn each service's baseline from recorded "
                                          "telemetry of healthy versions")
@@ -169,12 +230,17 @@ def _with_flag_webhooks(cfg: Config, args: argparse.Namespace) -> Config:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from canarywatch.pipeline import Pipeline, VerdictSink
-    from canarywatch.replay import replay_paths
+    from canarywatch.replay import replay_kafka, replay_paths
     from canarywatch.report.text import write_report
+
+    if bool(args.paths) == bool(args.kafka):
+        raise ConfigError("PATH/--kafka", "give files to replay, or --kafka (not both)")
 
     overrides: dict[str, Any] = {}
     if args.state_dir is not None:
         overrides["state_dir"] = str(args.state_dir)
+    if args.kafka:
+        overrides["kafka"] = {"bootstrap_servers": args.kafka}
     cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
     sinks: list[VerdictSink] = []
     out = sys.stdout
@@ -208,8 +274,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         recorder = TimelineRecorder()
     pipeline = Pipeline(cfg, sinks, global_roles=_roles(args), history=history,
                         observer=recorder)
+    between = _time_range(args)
     try:
-        result = replay_paths(args.paths, pipeline)
+        if args.kafka:
+            kafka = _kafka_range(args, cfg, between)
+            assert between is not None  # _kafka_range refuses a missing range
+            result = replay_kafka(kafka, pipeline, between)
+        else:
+            result = replay_paths(args.paths, pipeline, between)
     finally:
         if dispatcher is not None:
             if not dispatcher.flush(timeout_s=60.0):
@@ -219,12 +291,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if recorder is not None:
         from canarywatch.report.html import write_replay_report
 
-        write_replay_report(args.html, recorder, result, [str(p) for p in args.paths])
+        inputs = [f"kafka {args.kafka} {args.time_from} to {args.time_to}"] if args.kafka \
+            else [str(p) for p in args.paths]
+        write_replay_report(args.html, recorder, result, inputs)
     if args.json:
         out.write(json.dumps(result.summary_json(), ensure_ascii=False) + "\n")
     else:
         write_report(result, out)
     return EXIT_ROLLBACK if result.rollback else EXIT_OK
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from canarywatch.record import describe, record_range
+
+    cfg = config_mod.load(args.config, overrides={"kafka": {"bootstrap_servers": args.kafka}})
+    result = record_range(_kafka_range(args, cfg, _time_range(args)), args.out_dir,
+                          gzip=args.gzip)
+    for line in describe(result):
+        print(line)
+    return EXIT_OK
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
@@ -329,8 +414,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     models_dir=args.models if args.blue_green else None)
 
 
-_COMMANDS = {"replay": cmd_replay, "learn": cmd_learn, "templates": cmd_templates,
-             "check-config": cmd_check_config, "default-config": cmd_default_config,
+_COMMANDS = {"replay": cmd_replay, "record": cmd_record, "learn": cmd_learn,
+             "templates": cmd_templates, "check-config": cmd_check_config,
+             "default-config": cmd_default_config,
              "run": cmd_run, "probe": cmd_probe, "simulate": cmd_simulate, "demo": cmd_demo}
 
 
