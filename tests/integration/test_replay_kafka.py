@@ -43,7 +43,8 @@ def _produce_stamped(bootstrap: str, topic: str, payloads: list[bytes], spans: b
                              linger_ms=5)
     stamps = [_newest_ms(p, spans) for p in payloads]
     try:
-        futures = [producer.send(topic, p, timestamp_ms=t) for p, t in zip(payloads, stamps, strict=True)]
+        futures = [producer.send(topic, p, timestamp_ms=t)
+                   for p, t in zip(payloads, stamps, strict=True)]
         producer.flush(timeout=60)
         for f in futures:
             f.get(timeout=30)
