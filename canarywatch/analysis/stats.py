@@ -10,9 +10,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
-from scipy.stats import binom
 
 from canarywatch.analysis.histogram import GROWTH, Histogram
 
@@ -154,7 +154,7 @@ def poisson_binomial_sf(k: int, trials: Sequence[int], shares: Sequence[float]) 
 
     The stratified count test: given each stratum's events, how likely the canary's share
     of them is at least ``k`` when every stratum splits by its own traffic share. Exact (pmf
-    convolution, scipy.stats.binom) up to 4,000 events, else the normal approximation with a
+    convolution) up to 4,000 events, else the normal approximation with a
     continuity correction.
     """
     if k <= 0:
@@ -168,13 +168,26 @@ def poisson_binomial_sf(k: int, trials: Sequence[int], shares: Sequence[float]) 
     if total <= _EXACT_MAX_EVENTS:
         pmf = np.ones(1)
         for n, p in strata:
-            pmf = np.convolve(pmf, binom.pmf(np.arange(n + 1), n, p))
+            pmf = np.convolve(pmf, _binomial_pmf(n, p))
         return float(min(1.0, max(0.0, pmf[k:].sum())))
     mean = sum(n * p for n, p in strata)
     variance = sum(n * p * (1.0 - p) for n, p in strata)
     if variance <= 0.0:
         return 1.0 if k <= mean else 0.0
     return norm_sf((k - 0.5 - mean) / math.sqrt(variance))
+
+
+def _binomial_pmf(n: int, p: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """P(X = k) for k = 0..n, X ~ Binomial(n, p), from log-gamma (numpy only: importing
+    scipy.stats would add seconds to the agent's start)."""
+    if p <= 0.0 or p >= 1.0:
+        out = np.zeros(n + 1)
+        out[0 if p <= 0.0 else n] = 1.0
+        return out
+    log_p, log_q = math.log(p), math.log1p(-p)
+    logs = np.array([_log_pmf(k, n, log_p, log_q) for k in range(n + 1)], dtype=np.float64)
+    pmf: np.ndarray[Any, np.dtype[np.float64]] = np.exp(logs)
+    return pmf
 
 
 def min_poisson_binomial_p(trials: Sequence[int], shares: Sequence[float]) -> float:
