@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from canarywatch.errors import CanarywatchError
 
@@ -171,3 +173,39 @@ def create_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int
                 admin.create_topics(wanted)
     finally:
         admin.close()
+
+
+def serve_local_broker(listen: str, out: TextIO, topics: Sequence[str] = ("otlp_spans",
+                                                                          "otlp_logs")) -> int:
+    """``canarywatch broker``: run Tansu on ``listen`` with ``topics`` until SIGINT/SIGTERM.
+
+    Returns the exit code: 0 after a signal, 2 when the broker cannot start (BrokerError is
+    raised for the command line to report).
+    """
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise BrokerError(f"--listen {listen!r} is not HOST:PORT")
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    broker = LocalBroker(port=int(port), host=host)
+    try:
+        broker.start()
+        create_topics(broker.bootstrap_servers, topics)
+        out.write(f"local Kafka-protocol broker (Tansu) listening on {broker.bootstrap_servers}"
+                  f" with topics {', '.join(topics)}; data is kept in memory. "
+                  "Ctrl-C stops it.\n")
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            while not stop.is_set() and broker.running:
+                stop.wait(0.5)
+        if not stop.is_set() and not broker.running:
+            raise BrokerError("the broker process exited on its own")
+    finally:
+        broker.stop()
+        signal.signal(signal.SIGTERM, previous)
+    log.info("local broker stopped")
+    return 0

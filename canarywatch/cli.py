@@ -1,7 +1,9 @@
 """Command line: parse, load config, call the pipeline. Nothing else lives here.
 
 Exit codes: 0 no rollback, 3 at least one canary should roll back, 2 bad usage, config or
-input, 1 a bug.
+input (including inputs with no telemetry and unknown versions), 1 a bug, 130 interrupted
+(Ctrl-C; replay prints what was decided so far, marked partial). A closed stdout never
+changes the exit code.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from typing import Any
 
 from canarywatch import __version__
 from canarywatch import config as config_mod
+from canarywatch.cliutil import (
+    GuardedOut,
+    HelpFormatter,
+    check_roles,
+    check_versions_seen,
+    log_level,
+    no_telemetry_error,
+    progress_for,
+    silence_stdout,
+    unknown_top_level_option,
+)
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.errors import CanarywatchError, ConfigError
 
@@ -24,6 +37,16 @@ EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_USAGE = 2
 EXIT_ROLLBACK = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = """exit codes:
+  0    no canary should roll back (or the command succeeded)
+  1    a bug in canarywatch (please report it with the traceback)
+  2    bad usage, config or input: unknown option, bad config key (named), missing file,
+       input holding no telemetry, a --baseline/--canary version never seen
+  3    replay: at least one canary should roll back
+  130  interrupted (Ctrl-C); replay first prints what was decided so far, marked PARTIAL
+A closed stdout (replay ... | head) never changes the exit code."""
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +58,27 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="YAML config file (defaults if omitted)")
-    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+def _add_common(p: argparse.ArgumentParser, default_level: str = "WARNING") -> None:
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="YAML config file; CANARYWATCH_* environment variables override it "
+                        "(built-in defaults if omitted)")
+    p.add_argument("--log-level", type=log_level, default=default_level, metavar="LEVEL",
+                   help="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
 
 def _add_webhook_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook", action="append", default=[], metavar="URL",
-                   help="send every rollback to URL with the generic JSON preset (repeatable)")
+                   help="send every verdict change (continue, promote and rollback) to URL "
+                        "with the generic JSON preset (repeatable)")
     p.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
-                   help="HMAC-SHA256 secret for X-Canarywatch-Signature on --webhook deliveries")
+                   help="HMAC-SHA256 secret for X-Canarywatch-Signature on --webhook "
+                        "deliveries (needs --webhook)")
+
+
+def _sub(sub: Any, name: str, help_text: str, **kwargs: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text, formatter_class=HelpFormatter, **kwargs)
+    return parser
 
 
 def _add_kafka_range(p: argparse.ArgumentParser, required: bool) -> None:
@@ -101,29 +135,41 @@ def _kafka_range(args: argparse.Namespace, cfg: Config, between: tuple[int, int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="canarywatch", description="Canary analysis from logs and spans.")
+    parser = _Parser(prog="canarywatch", description="Canary analysis from logs and spans.",
+                     epilog=EXIT_CODES, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"canarywatch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="COMMAND")
 
-    replay = sub.add_parser("replay", help="replay recorded telemetry and print the verdicts")
+    replay = _sub(sub, "replay", "replay recorded telemetry and print the verdicts",
+                  epilog=EXIT_CODES)
     _add_common(replay)
     replay.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="collector file-exporter files (json/proto, .gz), JSON-lines or "
-                             "text logs, or directories of them (or --kafka)")
-    replay.add_argument("--baseline", help="the baseline version (with --canary)")
-    replay.add_argument("--canary", action="append", default=[],
-                        help="a canary version (repeatable; with --baseline)")
-    replay.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
+                             "text logs, directories of them (read recursively; hidden, empty "
+                             "and unreadable files are skipped and reported), or - for "
+                             "standard input (or --kafka)")
+    replay.add_argument("--baseline", metavar="VERSION",
+                        help="the baseline version (with --canary); must appear in the input")
+    replay.add_argument("--canary", action="append", default=[], metavar="VERSION",
+                        help="a canary version (repeatable; with --baseline); must appear in "
+                             "the input")
+    replay.add_argument("--json", action="store_true",
+                        help="NDJSON on stdout: one verdict line per change, then a summary")
     replay.add_argument("--html", type=Path, metavar="FILE",
                         help="also write a self-contained HTML report with plots to FILE")
     replay.add_argument("--deliver", action="store_true",
-                        help="really send webhooks (off by default: a replay never calls a "
-                             "router by accident)")
-    replay.add_argument("--state-dir", type=Path,
-                        help="where the webhook outbox lives with --deliver")
+                        help="really send webhooks (--webhook or actions.webhooks in the "
+                             "config); off by default: a replay never calls a router by "
+                             "accident")
+    replay.add_argument("--state-dir", type=Path, metavar="DIR",
+                        help="where the webhook outbox lives with --deliver (default: "
+                             "state_dir from the config)")
     replay.add_argument("--models", type=Path, metavar="DIR",
                         help="judge against the learned models in DIR too (overrides "
                              "models.dir): versions with no live baseline, known templates")
+    replay.add_argument("--no-progress", action="store_true",
+                        help="no progress line on stderr (shown only when it is a terminal)")
     _add_webhook_flags(replay)
     _add_kafka_range(replay, required=False)
 
@@ -134,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--gzip", action="store_true", help="gzip-compress the files")
     _add_kafka_range(record, required=True)
 
-    learn = sub.add_parser("learn", help="learn each service's baseline from recorded "
-                                         "telemetry of healthy versions")
+    learn = _sub(sub, "learn", "learn each service's baseline from recorded telemetry of "
+                               "healthy versions")
     _add_common(learn)
     learn.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                        help="the same inputs as replay")
@@ -144,13 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learn from this version only (repeatable; default: every "
                             "version seen)")
     learn.add_argument("--out", type=Path, default=Path("models"), metavar="DIR",
-                       help="where the model files go, one per service (default: models/)")
+                       help="where the model files go, one per service")
     learn.add_argument("--update", action="store_true",
                        help="add this history to the models already in --out")
-    learn.add_argument("--window-s", type=float, default=60.0,
-                       help="window length of the window-to-window statistics (default 60)")
+    learn.add_argument("--window-s", type=float, default=60.0, metavar="S",
+                       help="window length of the window-to-window statistics")
 
-    templates = sub.add_parser("templates", help="show how log lines are grouped into templates")
+    templates = _sub(sub, "templates", "show how log lines are grouped into templates")
     _add_common(templates)
     templates.add_argument("files", nargs="+", type=Path, metavar="FILE",
                            help="log files (plain or gzip); - reads standard input")
@@ -159,48 +205,81 @@ def build_parser() -> argparse.ArgumentParser:
     templates.add_argument("--per-file", action="store_true",
                            help="one table per file (template ids shared by all files)")
 
-    check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("file", type=Path)
+    check = _sub(sub, "check-config",
+                 "validate a config file with the CANARYWATCH_* environment applied, as "
+                 "every other command reads it")
+    check.add_argument("file", type=Path, nargs="?", metavar="FILE",
+                       help="YAML config file (omitted: defaults plus the environment)")
+    check.add_argument("--print", action="store_true", dest="print_config",
+                       help="print the effective config (file + environment) as YAML")
 
-    sub.add_parser("default-config", help="print the default config as commented YAML")
+    _sub(sub, "default-config", "print the default config as commented YAML")
 
-    probe = sub.add_parser(
-        "probe", help="exit 0 if the local daemon's /healthz (or /readyz) answers 200, else 1 "
-                      "(the container health check)")
+    probe = _sub(sub, "probe", "exit 0 if the local daemon's /healthz (or /readyz) answers "
+                               "200 on the configured server.listen port, else 1 (the "
+                               "container health check)")
     _add_common(probe)
     probe.add_argument("--ready", action="store_true", help="probe /readyz instead of /healthz")
 
-    run = sub.add_parser("run", help="run the daemon: consume Kafka, serve verdicts")
-    _add_common(run)
-    run.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
-    run.add_argument("--group-id")
-    run.add_argument("--http-listen", metavar="HOST:PORT")
-    run.add_argument("--state-dir", type=Path)
-    run.add_argument("--log-format", choices=["json", "text"], default="json")
+    run = _sub(sub, "run", "run the daemon: consume Kafka, serve verdicts",
+               epilog="exit codes: 0 after SIGTERM/SIGINT, 2 bad config, 1 a bug")
+    _add_common(run, default_level="INFO")
+    run.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                     help="Kafka brokers (default: kafka.bootstrap_servers, 127.0.0.1:9092)")
+    run.add_argument("--group-id", metavar="ID",
+                     help="consumer group (default: kafka.group_id, canarywatch)")
+    run.add_argument("--http-listen", metavar="HOST:PORT",
+                     help="HTTP API address (default: server.listen, 127.0.0.1:9464)")
+    run.add_argument("--state-dir", type=Path, metavar="DIR",
+                     help="state directory (default: state_dir, ./canarywatch-state)")
+    run.add_argument("--log-format", choices=["json", "text"], default="json",
+                     help="log line format on stderr")
     run.add_argument("--insecure-no-auth", action="store_true",
                      help="serve verdicts and Flagger hooks without a bearer token even off "
                           "loopback (warned at every start; set server.bearer_token_file "
                           "instead)")
     _add_webhook_flags(run)
 
-    simulate = sub.add_parser(
-        "simulate", help="write a simulated canary release as collector file-exporter files")
-    simulate.add_argument("out_dir", type=Path, metavar="DIR")
+    broker = _sub(sub, "broker",
+                  "run a local Kafka-protocol broker (Tansu, from the demo extra) with the "
+                  "otlp_spans and otlp_logs topics until Ctrl-C, to try `run` locally")
+    broker.add_argument("--listen", default="127.0.0.1:9092", metavar="HOST:PORT",
+                        help="where the broker listens")
+    broker.add_argument("--log-level", type=log_level, default="INFO", metavar="LEVEL",
+                        help="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    simulate = _sub(sub, "simulate",
+                    "write a simulated canary release as collector file-exporter files, or "
+                    "produce it to Kafka with --to-kafka")
+    simulate.add_argument("out_dir", type=Path, metavar="DIR", nargs="?",
+                          help="directory to write traces and logs files into (not with "
+                               "--to-kafka)")
+    simulate.add_argument("--to-kafka", metavar="HOST:PORT",
+                          help="produce to Kafka (topics otlp_spans and otlp_logs, "
+                               "otlp_proto) instead of writing files")
+    simulate.add_argument("--force", action="store_true",
+                          help="replace an earlier simulation in DIR instead of refusing")
     simulate.add_argument("--fault", action="append", default=[], metavar="SPEC",
                           help="KIND[@START_S][:ENDPOINT][=MAGNITUDE], e.g. "
                                "'new_error@120:GET /cart=0.3' (repeatable; kinds: "
                                "new_error, new_error_200, known_error_more, error_rate, latency, "
                                "latency_all, shared_outage, reword_info, faster)")
-    simulate.add_argument("--duration-s", type=float, default=600.0)
-    simulate.add_argument("--rps", type=float, default=40.0)
-    simulate.add_argument("--canary-share", type=float, default=0.10)
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--format", choices=["json", "proto"], default="json")
-    simulate.add_argument("--gzip", action="store_true")
+    simulate.add_argument("--duration-s", type=float, default=600.0, metavar="S",
+                          help="event-time length of the release")
+    simulate.add_argument("--rps", type=float, default=40.0, help="requests per second")
+    simulate.add_argument("--canary-share", type=float, default=0.10, metavar="SHARE",
+                          help="share of the traffic the canary gets")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed")
+    simulate.add_argument("--format", choices=["json", "proto"], default="json",
+                          help="file exporter format")
+    simulate.add_argument("--gzip", action="store_true", help="gzip-compress the files")
+    simulate.add_argument("--log-level", type=log_level, default="WARNING", metavar="LEVEL",
+                          help="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
-    demo = sub.add_parser("demo", help="run a simulated canary with a fault end to end on a "
-                                       "local broker and show the verdict")
-    demo.add_argument("--log-level", default="WARNING")
+    demo = _sub(sub, "demo", "run a simulated canary with a fault end to end on a local "
+                             "broker and show the verdict")
+    demo.add_argument("--log-level", type=log_level, default="WARNING", metavar="LEVEL",
+                      help="DEBUG, INFO, WARNING, ERROR or CRITICAL")
     demo.add_argument("--json", action="store_true", help="NDJSON verdict lines on stdout")
     demo.add_argument("--blue-green", action="store_true",
                       help="the new version takes all the traffic at once (no live baseline) "
@@ -215,10 +294,13 @@ def _roles(args: argparse.Namespace) -> ServiceCohorts | None:
         return None
     if args.baseline is None or not args.canary:
         raise ConfigError("--baseline/--canary", "give both --baseline and --canary")
+    check_roles(args.baseline, args.canary)
     return ServiceCohorts(baseline=args.baseline, canary=tuple(args.canary))
 
 
 def _with_flag_webhooks(cfg: Config, args: argparse.Namespace) -> Config:
+    if args.webhook_secret_file is not None and not args.webhook:
+        raise ConfigError("--webhook-secret-file", "signs --webhook deliveries: give --webhook")
     if not args.webhook:
         return cfg
     from canarywatch.actions.webhooks import webhooks_from_flags
@@ -241,18 +323,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
         overrides["state_dir"] = str(args.state_dir)
     if args.kafka:
         overrides["kafka"] = {"bootstrap_servers": args.kafka}
+    roles = _roles(args)
     cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
+    if args.deliver and not cfg.actions.webhooks:
+        raise ConfigError("--deliver", "no webhook to deliver to: give --webhook URL or "
+                                       "configure actions.webhooks")
     sinks: list[VerdictSink] = []
-    out = sys.stdout
+    out = GuardedOut(sys.stdout)
 
     class _Ndjson:
         def send(self, verdict: Any) -> None:
             out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
+            out.flush()
 
     if args.json:
         sinks.append(_Ndjson())
     dispatcher = None
-    if args.deliver and cfg.actions.webhooks:
+    if args.deliver:
         from prometheus_client import CollectorRegistry
 
         from canarywatch.actions.webhooks import WebhookDispatcher
@@ -272,22 +359,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from canarywatch.report.timeline import TimelineRecorder
 
         recorder = TimelineRecorder()
-    pipeline = Pipeline(cfg, sinks, global_roles=_roles(args), history=history,
-                        observer=recorder)
+    pipeline = Pipeline(cfg, sinks, global_roles=roles, history=history, observer=recorder)
     between = _time_range(args)
     try:
-        if args.kafka:
-            kafka = _kafka_range(args, cfg, between)
-            assert between is not None  # _kafka_range refuses a missing range
-            result = replay_kafka(kafka, pipeline, between)
-        else:
-            result = replay_paths(args.paths, pipeline, between)
+        with progress_for(not args.no_progress) as progress:
+            if args.kafka:
+                kafka = _kafka_range(args, cfg, between)
+                assert between is not None  # _kafka_range refuses a missing range
+                run = replay_kafka(kafka, pipeline, between, progress)
+            else:
+                run = replay_paths(args.paths, pipeline, progress, between)
     finally:
         if dispatcher is not None:
             if not dispatcher.flush(timeout_s=60.0):
                 sys.stderr.write("canarywatch: some webhook deliveries did not succeed (still "
                                  f"pending or given up); see the outbox in {cfg.state_dir}\n")
             dispatcher.close()
+    if not run.has_telemetry and not run.partial:
+        raise no_telemetry_error([(t.name, t.why_empty()) for t in run.inputs] +
+                                 [(str(s.path), f"skipped: {s.reason}") for s in run.skipped])
+    if not run.partial:
+        check_versions_seen(args.baseline, args.canary, cfg, run.versions)
+    result = run.result
     if recorder is not None:
         from canarywatch.report.html import write_replay_report
 
@@ -295,9 +388,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
             else [str(p) for p in args.paths]
         write_replay_report(args.html, recorder, result, inputs)
     if args.json:
-        out.write(json.dumps(result.summary_json(), ensure_ascii=False) + "\n")
+        summary = result.summary_json()
+        if run.partial:
+            summary["partial"] = True
+        if run.skipped:
+            summary["skipped"] = [{"path": str(s.path), "reason": s.reason}
+                                  for s in run.skipped]
+        out.write(json.dumps(summary, ensure_ascii=False) + "\n")
     else:
-        write_report(result, out)
+        write_report(run, out)
+    out.flush()
+    if run.partial:
+        sys.stderr.write("canarywatch: interrupted; the verdicts above are partial\n")
+        return EXIT_INTERRUPTED
     return EXIT_ROLLBACK if result.rollback else EXIT_OK
 
 
@@ -340,8 +443,13 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config_mod.load(args.file, environ={})
-    print(f"{args.file}: ok")
+    cfg = config_mod.load(args.file)
+    if args.print_config:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    else:
+        print(f"{args.file or 'defaults'} (with the environment): ok")
     return EXIT_OK
 
 
@@ -376,6 +484,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_daemon(cfg, insecure_no_auth=args.insecure_no_auth)
 
 
+def cmd_broker(args: argparse.Namespace) -> int:
+    from canarywatch.broker import serve_local_broker
+
+    return serve_local_broker(args.listen, sys.stdout)
+
+
 def parse_fault(spec: str) -> Any:
     """``KIND[@START_S][:ENDPOINT][=MAGNITUDE]`` into a simulator Fault."""
     from canarywatch.sim import Fault
@@ -398,10 +512,24 @@ _DEFAULT_MAGNITUDE = {"latency": 2.0, "latency_all": 1.5, "faster": 0.7}
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from canarywatch.sim import Scenario, write_collector_files
+    from canarywatch.sim.target import prepare_out_dir
 
+    if (args.out_dir is None) == (args.to_kafka is None):
+        raise ConfigError("simulate", "give either DIR or --to-kafka HOST:PORT")
     scenario = Scenario(duration_s=args.duration_s, rps=args.rps,
                         canary_share=args.canary_share, seed=args.seed,
                         faults=tuple(parse_fault(f) for f in args.fault))
+    if args.to_kafka is not None:
+        from canarywatch.sim.produce import produce_scenario
+
+        kafka = config_mod.validate({"kafka": {"bootstrap_servers": args.to_kafka}}).kafka
+        sent = produce_scenario(",".join(kafka.bootstrap_servers), scenario,
+                                kafka.spans_topic or "otlp_spans",
+                                kafka.logs_topic or "otlp_logs")
+        for topic, n in sent.items():
+            print(f"{args.to_kafka} {topic}: {n} messages")
+        return EXIT_OK
+    prepare_out_dir(args.out_dir, force=args.force)
     for path in write_collector_files(scenario, args.out_dir, fmt=args.format, gzip=args.gzip):
         print(path)
     return EXIT_OK
@@ -417,21 +545,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _COMMANDS = {"replay": cmd_replay, "record": cmd_record, "learn": cmd_learn,
              "templates": cmd_templates, "check-config": cmd_check_config,
              "default-config": cmd_default_config,
-             "run": cmd_run, "probe": cmd_probe, "simulate": cmd_simulate, "demo": cmd_demo}
+             "run": cmd_run, "probe": cmd_probe, "broker": cmd_broker,
+             "simulate": cmd_simulate, "demo": cmd_demo}
+_TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from canarywatch import logsetup
 
     parser = build_parser()
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    unknown = unknown_top_level_option(tokens, _TOP_LEVEL_OPTIONS)
+    if unknown is not None:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"canarywatch: error: {unknown}\n")
+        return EXIT_USAGE
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(tokens)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     logsetup.configure(getattr(args, "log_level", "WARNING"),
                        getattr(args, "log_format", "text"))
     try:
-        return _COMMANDS[args.command](args)
+        code = _COMMANDS[args.command](args)
     except ConfigError as exc:
         sys.stderr.write(f"canarywatch: config error: {exc}\n")
         return EXIT_USAGE
@@ -439,10 +575,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"canarywatch: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
+        sys.stderr.write("canarywatch: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # a command without a GuardedOut: its reader went away
+        silence_stdout()
         return EXIT_OK
     except Exception:
         sys.stderr.write("canarywatch: internal error (a bug; please report it):\n")
         traceback.print_exc()
         return EXIT_BUG
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    return code

@@ -9,6 +9,7 @@ starting.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -370,16 +371,59 @@ def _key_of(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The valid key names beside the one at ``loc`` (empty when the place is not a model)."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        model = next((a for a in (annotation, *getattr(annotation, "__args__", ()))
+                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
 def validate(data: Mapping[str, Any]) -> Config:
-    """Validate a plain mapping into a Config, raising ConfigError naming the first bad key."""
+    """Validate a plain mapping into a Config, raising ConfigError naming the first bad key.
+
+    An unknown key's message suggests the nearest valid key at its place, if one is close.
+    """
     try:
         return Config.model_validate(dict(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"]
+        loc = tuple(first["loc"])
         if first["type"] == "extra_forbidden":
             message = "unknown key"
-        raise ConfigError(_key_of(first["loc"]), message) from None
+            close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc), n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {_key_of((*loc[:-1], close[0]))}?)"
+        raise ConfigError(_key_of(loc), message) from None
+
+
+def env_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """Dotted config key -> the ``CANARYWATCH_*`` variable that sets it."""
+    out: dict[str, str] = {}
+    for name in environ:
+        if name.startswith(ENV_PREFIX):
+            path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+            if path:
+                out[".".join(path)] = name
+    return out
+
+
+def _blame_environment(exc: ConfigError, environ: Mapping[str, str]) -> ConfigError:
+    """``exc`` naming the environment variable that caused it, if one did."""
+    for key, name in env_names(environ).items():
+        if exc.key == key or exc.key.startswith(key + "."):
+            return ConfigError(exc.key, f"{exc.message} (from environment variable {name})")
+    return exc
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -433,7 +477,11 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         if not isinstance(loaded, dict):
             raise ConfigError("", f"{path}: the top level must be a mapping")
         data = loaded
-    data = merge(data, env_overrides(os.environ if environ is None else environ))
-    if overrides:
-        data = merge(data, overrides)
-    return validate(data)
+    env = os.environ if environ is None else environ
+    try:
+        data = merge(data, env_overrides(env))
+        if overrides:
+            data = merge(data, overrides)
+        return validate(data)
+    except ConfigError as exc:
+        raise _blame_environment(exc, env) from None

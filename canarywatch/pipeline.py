@@ -518,6 +518,10 @@ class Pipeline:
     def verdicts(self) -> list[Verdict]:
         return list(self._current.values())
 
+    def versions_seen(self) -> dict[str, dict[str, int]]:
+        """Events counted per service and version so far (first seen first)."""
+        return {service: self._cohorts.traffic(service) for service in self._cohorts.services()}
+
     def cohort_of(self, service: str, version: str | None) -> Cohort:
         return self._cohorts.cohort_of(service, version)
 

@@ -110,6 +110,7 @@ class RejectTally:
         self.first: dict[RejectReason, Rejection] = {}
         # rejected events of a known (service, version): [count, the first one's detail]
         self.by_version: dict[tuple[str, str | None], list[Any]] = {}
+        self.last: Rejection | None = None  # the latest rejection (replay names it per input)
         self.on_reject = on_reject
 
     @property
@@ -133,6 +134,7 @@ class RejectTally:
         n = self.by_reason[reason] = before + count
         if before == 0:
             self.first[reason] = rejection
+        self.last = rejection
         if before < _LOGGED_PER_REASON or before // 1000 != n // 1000:
             log.warning("rejected %s (%d rejected for %s so far)", rejection, n, reason.value)
         if self.on_reject is not None:

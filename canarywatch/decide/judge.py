@@ -27,6 +27,10 @@ from canarywatch.analysis.base import SignalResult
 from canarywatch.config import AnalysisConfig
 from canarywatch.events import Action, Reason, Signal, Verdict
 
+# The summary of the reason a thin-data look carries (reports tell "no data" from "not enough
+# yet" by it and its ``canary_count`` / ``canary_logs``).
+NOT_ENOUGH_DATA = "not enough canary data yet"
+
 
 @dataclass(frozen=True, slots=True)
 class LookState:
@@ -164,7 +168,8 @@ def _reasons(results: Sequence[SignalResult], failed_keys: set[str], *, threshol
     if not _enough(exposure, config):
         out.append(Reason(
             signal=Signal.ERROR_RATE, failed=False, canary_count=exposure.canary_requests,
-            summary=(f"not enough canary data yet: {exposure.canary_requests} requests and "
+            details=(("canary_logs", exposure.canary_logs),),
+            summary=(f"{NOT_ENOUGH_DATA}: {exposure.canary_requests} requests and "
                      f"{exposure.canary_logs} log lines in the window (needs "
                      f"{config.min_requests} requests or {config.min_template_count} lines)")))
     seen: set[tuple[object, ...]] = set()

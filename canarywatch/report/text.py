@@ -1,15 +1,30 @@
-"""The short human report `canarywatch replay` prints without --json."""
+"""The human report `canarywatch replay` prints without --json.
+
+Shape, per canary: a header with the final action and since when, the verdict timeline (every
+change of action with its event time), for ``continue`` why (no canary data, not enough yet,
+a suspicious signal not yet persistent, or healthy so far), then the reasons: failed ones
+first, the top :data:`DETAILED_REASONS` with example lines and trace ids, the rest one line
+each after "and N more". An interrupted replay says so first: its verdicts are partial.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Protocol
 
+from canarywatch.decide.judge import NOT_ENOUGH_DATA
 from canarywatch.events import Action, Reason, Verdict, format_unix_nano
-from canarywatch.pipeline import ReplayResult
+from canarywatch.replay import ReplayRun
 
-_MAX_REASONS = 3
+DETAILED_REASONS = 3
 _MAX_EXAMPLES = 2
+_MAX_SKIPPED_SHOWN = 10
+
+
+class TextOut(Protocol):
+    """Where the report goes: anything with ``write(str)`` (a text stream)."""
+
+    def write(self, text: str, /) -> object: ...
 
 
 def _examples(reason: Reason) -> list[str]:
@@ -36,24 +51,82 @@ def _first_reached(changes: Sequence[Verdict], final: Verdict) -> Verdict:
     return reached
 
 
-def write_report(result: ReplayResult, out: TextIO) -> None:
+def why_continue(verdict: Verdict) -> str:
+    """Why a ``continue`` verdict is not yet promote or rollback, in one sentence."""
+    for reason in verdict.reasons:
+        if reason.summary.startswith(NOT_ENOUGH_DATA):
+            logs = dict(reason.details).get("canary_logs", 0)
+            if reason.canary_count == 0 and not logs:
+                return "no data: the canary sent no requests or log lines in the window"
+            return f"not enough data yet: {reason.summary}"
+    failing = sum(1 for r in verdict.reasons if r.failed)
+    if failing:
+        return (f"suspicious: {failing} signal(s) failed this look but not yet on enough "
+                "consecutive looks to roll back")
+    return ("healthy so far: no signal failed; promote waits until the canary has run long "
+            "enough (analysis.promote_after_s) with enough data")
+
+
+def _timeline(changes: Sequence[Verdict], final: Verdict, out: TextOut) -> None:
+    mine = [c for c in changes if c.key == final.key]
+    if not mine:
+        return
+    out.write("  timeline:\n")
+    for change in mine:
+        out.write(f"    {format_unix_nano(change.at_unix_nano)}  {change.action.value:<8} "
+                  f"(score {change.score:.2f})\n")
+
+
+def _reasons(final: Verdict, out: TextOut) -> None:
+    ordered = sorted(final.reasons, key=lambda r: not r.failed)  # stable: failed first
+    if final.action is not Action.ROLLBACK:
+        ordered = [r for r in ordered if not r.summary.startswith(NOT_ENOUGH_DATA)]
+    if not ordered:
+        return
+    out.write("  reasons:\n")
+    for reason in ordered[:DETAILED_REASONS]:
+        out.write(f"  - {reason.summary}\n")
+        for line in _examples(reason):
+            out.write(f"      e.g. {line}\n")
+    rest = ordered[DETAILED_REASONS:]
+    if rest:
+        out.write(f"  ... and {len(rest)} more:\n")
+        for reason in rest:
+            out.write(f"  - {reason.summary}\n")
+
+
+def write_report(run: ReplayRun, out: TextOut) -> None:
+    """Write the report of ``run`` to ``out`` (see the module docstring for its shape)."""
+    result = run.result
+    if run.partial:
+        at = run.stopped_at_unix_nano
+        out.write(f"PARTIAL: interrupted at event time {format_unix_nano(at) if at else 'start'}"
+                  "; the verdicts below are what was decided up to then\n")
     counts = result.counts
     out.write(f"events: {counts.spans} spans, {counts.logs} logs, "
               f"{counts.rejected} rejected, {counts.unversioned} without a version\n")
     for notice in result.notices:
         out.write(f"note: {notice}\n")
+    if run.skipped:
+        out.write(f"skipped {len(run.skipped)} path(s):\n")
+        for item in run.skipped[:_MAX_SKIPPED_SHOWN]:
+            out.write(f"  {item.path}: {item.reason}\n")
+        if len(run.skipped) > _MAX_SKIPPED_SHOWN:
+            out.write(f"  ... and {len(run.skipped) - _MAX_SKIPPED_SHOWN} more "
+                      "(--log-level INFO lists them all)\n")
     if not result.final:
+        seen = "; ".join(f"{service}: {', '.join(versions) or 'none'}"
+                         for service, versions in run.versions.items())
         out.write("no canary found: no service had a second version with enough traffic"
-                  f"{' (see the notes above)' if result.notices else ''}\n")
+                  + (f" (versions seen: {seen})" if seen else "")
+                  + (" (see the notes above)" if result.notices else "") + "\n")
         return
     for final in result.final:
         reached = _first_reached(result.changes, final)
         out.write(f"\n{final.service}: canary {final.canary_version} vs baseline "
                   f"{final.baseline_version}: {final.action.value.upper()} "
                   f"(score {final.score:.2f}) since {format_unix_nano(reached.at_unix_nano)}\n")
-        shown = [r for r in reached.reasons if r.failed] if final.action is Action.ROLLBACK \
-            else list(reached.reasons)
-        for reason in shown[:_MAX_REASONS]:
-            out.write(f"  - {reason.summary}\n")
-            for line in _examples(reason):
-                out.write(f"      e.g. {line}\n")
+        _timeline(result.changes, final, out)
+        if final.action is Action.CONTINUE:
+            out.write(f"  why continue: {why_continue(final)}\n")
+        _reasons(final, out)

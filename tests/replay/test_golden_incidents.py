@@ -114,12 +114,13 @@ def test_proto_format_and_gzip_give_the_same_verdict(replay: Replay) -> None:
 
 
 def test_explicit_roles_from_the_command_line(replay: Replay) -> None:
-    """--baseline/--canary name the cohorts; a version not named is not judged."""
+    """--baseline/--canary must name versions the input carries: an unknown canary is bad
+    input (exit 2, nothing on stdout), never a silent pass."""
     fault = Fault("new_error", start_s=60.0, endpoint="GET /cart", magnitude=0.3)
     s = Scenario(seed=19, faults=(fault,), **BASE)  # type: ignore[arg-type]
     run = replay(s, "--baseline", "1.4.2", "--canary", "9.9.9")
-    assert run.exit_code == 0
-    assert run.summary["verdicts"] == []
+    assert run.exit_code == 2
+    assert run.lines == []
 
 
 def test_gzip_file_is_detected_by_content(tmp_path: Path) -> None:
