@@ -179,8 +179,8 @@ def serve_local_broker(listen: str, out: TextIO, topics: Sequence[str] = ("otlp_
                                                                           "otlp_logs")) -> int:
     """``canarywatch broker``: run Tansu on ``listen`` with ``topics`` until SIGINT/SIGTERM.
 
-    Returns the exit code: 0 after a signal, 2 when the broker cannot start (BrokerError is
-    raised for the command line to report).
+    Returns 0 after SIGINT (Ctrl-C) or SIGTERM; raises BrokerError when the broker cannot
+    start or exits on its own (the command line reports it, exit 2).
     """
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -190,7 +190,9 @@ def serve_local_broker(listen: str, out: TextIO, topics: Sequence[str] = ("otlp_
     def _on_signal(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, _on_signal)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, so Ctrl-C alone is not
+    # enough for `canarywatch broker &`.
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     broker = LocalBroker(port=int(port), host=host)
     try:
         broker.start()
@@ -199,13 +201,13 @@ def serve_local_broker(listen: str, out: TextIO, topics: Sequence[str] = ("otlp_
                   f" with topics {', '.join(topics)}; data is kept in memory. "
                   "Ctrl-C stops it.\n")
         out.flush()
-        with contextlib.suppress(KeyboardInterrupt):
-            while not stop.is_set() and broker.running:
-                stop.wait(0.5)
+        while not stop.is_set() and broker.running:
+            stop.wait(0.5)
         if not stop.is_set() and not broker.running:
             raise BrokerError("the broker process exited on its own")
     finally:
         broker.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("local broker stopped")
     return 0

@@ -243,7 +243,6 @@ class Daemon:
         the batch at a record boundary; the records not folded are read again next time.
         """
         started = time.perf_counter()
-        tally: dict[tuple[str, str, str | None], int] = {}
         outcomes: dict[tuple[str, str], int] = {}
         pipeline = self.pipeline
         counts = pipeline.counts
@@ -266,9 +265,7 @@ class Daemon:
                     if batch.entries:
                         pipeline.feed_batch(batch, record.origin.rpartition(":")[0]
                                             if position is not None else None)
-                        for (service, version), n in batch.origins.items():
-                            key = (topic, service, version)
-                            tally[key] = tally.get(key, 0) + n
+                        pipeline.count_consumed(topic, batch.origins)
                         outcome = "events"
                     elif pipeline.counts.rejected > rejected_before:
                         outcome = "rejected"
@@ -287,9 +284,6 @@ class Daemon:
             self._dirty = True
             self._dirty_since_drain = True
             self._since_checkpoint += folded
-        for (topic, service, version), n in tally.items():
-            cohort = pipeline.cohort_of(service, version).value
-            self.metrics.records_consumed.labels(topic, cohort).inc(n)
         for (topic, outcome), n in outcomes.items():
             self.metrics.kafka_records.labels(topic, outcome).inc(n)
         self._progress_at = time.monotonic()

@@ -15,7 +15,7 @@ equal those of ``feed_events(decode(record))``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -164,6 +164,7 @@ class Pipeline:
                                       config.analysis.alpha_horizon_s)
                                   / config.analysis.evaluation_interval_s)
         self._tally: dict[tuple[str, str, str], int] = {}
+        self._consumed: dict[tuple[str, str, str | None], int] = {}  # (topic, service, version)
         self._max_line = config.logs.max_line_chars
         self._stream_marks: dict[str, int] = {}  # newest event time per input stream
         self._waiting: frozenset[str] = frozenset()
@@ -438,13 +439,29 @@ class Pipeline:
                             ev.trace_id, ev.span_id)
             self._analyzer.observe_log(line, self._templates.match(ev.service, body))
 
+    def count_consumed(self, topic: str, origins: Mapping[tuple[str, str | None], int]) -> None:
+        """Count a Kafka record's events per (service, version) for ``records_consumed``.
+
+        They are labelled when :meth:`_flush_tally` labels ``events_decoded``, by the same
+        cohort resolver at the same moment, so both metrics use one cohort vocabulary (a
+        versioned event is never ``other`` in one and ``canary`` in the other).
+        """
+        consumed = self._consumed
+        for (service, version), n in origins.items():
+            key = (topic, service, version)
+            consumed[key] = consumed.get(key, 0) + n
+
     def _flush_tally(self) -> None:
         """Move per-event counts to the metrics in one go (cheaper than per event)."""
         if self._metrics is not None:
+            cohort_of = self._cohorts.cohort_of
             for (kind, service, version), n in self._tally.items():
-                cohort = self._cohorts.cohort_of(service, version).value
-                self._metrics.events_decoded.labels(kind, cohort).inc(n)
+                self._metrics.events_decoded.labels(kind, cohort_of(service, version).value).inc(n)
+            if self._consumed:
+                for (topic, service, v), n in self._consumed.items():
+                    self._metrics.records_consumed.labels(topic, cohort_of(service, v).value).inc(n)
         self._tally.clear()
+        self._consumed.clear()
 
     def _evaluate(self, now: int) -> None:
         self.look_count += 1

@@ -189,7 +189,8 @@ class KafkaSource:
                 f"{','.join(self._config.bootstrap_servers)}")
         self._consumer = KafkaConsumer(**self._options)
         self._consumer.subscribe(self.topics, listener=_Listener(self))
-        log.info("subscribed to %s as group %s", ",".join(self.topics), self._config.group_id)
+        log.info("subscribed to %s as group %s on brokers %s", ",".join(self.topics),
+                 self._config.group_id, ",".join(self._config.bootstrap_servers))
 
     def stop(self) -> None:
         """Leave the group and close (offsets are committed by the daemon beforehand)."""

@@ -38,11 +38,15 @@ def test_faulty_canary_gets_rollback_then_sigterm_saves_and_exits_0(
     assert verdict["baseline_version"] == "1.4.2"
     assert any(r["signal"] == "log_signature" and r["failed"] for r in verdict["reasons"])
     harness.until(lambda: _caught_up(kafka_kit, ends), 60, "offsets committed up to the end")
-    assert agent.metric_sum("canarywatch_records_consumed_total",
-                            topic=kafka_kit.spans_topic) == incident.span_count
+    harness.until(lambda: agent.metric_sum("canarywatch_records_consumed_total",  # at drain
+                                           topic=kafka_kit.spans_topic) == incident.span_count,
+                  30, "every span counted in records_consumed")
     for cohort in ("baseline", "canary"):
         assert agent.metric_sum("canarywatch_records_consumed_total",
                                 topic=kafka_kit.logs_topic, cohort=cohort) > 0
+    for cohort in ("baseline", "canary", "other", "unversioned"):  # one cohort vocabulary
+        assert agent.metric_sum("canarywatch_records_consumed_total", cohort=cohort) == \
+            agent.metric_sum("canarywatch_events_decoded_total", cohort=cohort), cohort
     assert agent.metric_sum("canarywatch_bytes_consumed_total", topic=kafka_kit.spans_topic) \
         == sum(len(p) for p in incident.spans)
     assert agent.metric_sum("canarywatch_processing_seconds_count") > 0

@@ -46,3 +46,38 @@ def test_dashboard_queries_only_metrics_that_exist() -> None:
             for name in re.findall(r"canarywatch_\w+", target["expr"])}
     assert used, "the dashboard queries nothing"
     assert used <= exposed, used - exposed
+
+
+def _by_cohort(registry: CollectorRegistry, name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name == name:
+                cohort = sample.labels["cohort"]
+                out[cohort] = out.get(cohort, 0.0) + sample.value
+    return out
+
+
+def test_records_consumed_and_events_decoded_share_one_cohort_vocabulary() -> None:
+    """Kafka records counted as the daemon counts them get the same cohort labels, with the
+    same totals, as the events decoded from them: a versioned event is never `other` in
+    one metric and baseline/canary in the other."""
+    from canarywatch import config as config_mod
+    from canarywatch.pipeline import Pipeline
+    from canarywatch.sim import Fault, Scenario
+    from canarywatch.sim.generator import generate_batches
+    from canarywatch.sources.base import PayloadKind, Record
+
+    registry = CollectorRegistry()
+    pipeline = Pipeline(config_mod.load(environ={}), metrics=create_metrics(registry))
+    scenario = Scenario(duration_s=90.0, seed=3, faults=(Fault("new_error", start_s=30.0),))
+    for offset, (kind, payload) in enumerate(generate_batches(scenario)):
+        topic = "otlp_spans" if kind is PayloadKind.OTLP_SPANS else "otlp_logs"
+        batch = pipeline.decode_batch(Record(payload, kind, f"{topic}:0:{offset}"))
+        pipeline.feed_batch(batch)
+        pipeline.count_consumed(topic, batch.origins)  # what the daemon does per record
+    pipeline.finish()
+    consumed = _by_cohort(registry, "canarywatch_records_consumed_total")
+    decoded = _by_cohort(registry, "canarywatch_events_decoded_total")
+    assert consumed.get("baseline", 0) > 0 and consumed.get("canary", 0) > 0
+    assert consumed == decoded

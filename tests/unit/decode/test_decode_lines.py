@@ -161,9 +161,9 @@ def test_text_lines_leading_time_and_level(line: str, at: int, severity: Severit
     assert (event.service, event.version) == ("web", "1")
 
 
-def test_apache_lines_from_loghub() -> None:
+def test_apache_lines_from_loghub(loghub_dir: Path) -> None:
     """Real Apache lines from loghub: bracketed date and level are read."""
-    path = Path("/work/shared/datasets/loghub-2k/Apache/Apache_2k.log")
+    path = loghub_dir / "Apache" / "Apache_2k.log"
     first, second = path.read_text().splitlines()[:2]
     decoder = TextLineDecoder()
     a, b = text(first, decoder=decoder), text(second, decoder=decoder)

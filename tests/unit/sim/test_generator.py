@@ -26,7 +26,6 @@ from canarywatch.sim import (
 )
 from canarywatch.sources.base import PayloadKind
 
-LOGHUB = Path("/work/shared/datasets/loghub-2k")
 BASE, CANARY = "1.4.2", "1.5.0"
 
 
@@ -278,19 +277,19 @@ def test_example_incident_writes_a_new_canary_error(tmp_path: Path) -> None:
     assert "NullPointerException in CartService.applyDiscount" in text
 
 
-def test_loghub_lines_and_corpus_use() -> None:
+def test_loghub_lines_and_corpus_use(loghub_dir: Path) -> None:
     """loghub Content lines load per system and show up as log bodies when given as corpus."""
-    lines = load_loghub_lines(LOGHUB, ["Apache", "HDFS"], limit=50)
+    lines = load_loghub_lines(loghub_dir, ["Apache", "HDFS"], limit=50)
     assert len(lines) == 100
     assert lines[0] == "workerEnv.init() ok /etc/httpd/conf/workers2.properties"
     seen = run(Scenario(duration_s=10.0, seed=1, log_corpus=lines, corpus_rate=0.5))
     assert any(body in lines for *_, body, _ in seen.logs)
 
 
-def test_loghub_unknown_system_is_an_input_error() -> None:
+def test_loghub_unknown_system_is_an_input_error(loghub_dir: Path) -> None:
     """Asking for a system loghub does not have raises InputError listing the valid ones."""
     with pytest.raises(InputError, match="HDFS"):
-        load_loghub_lines(LOGHUB, ["NoSuchSystem"])
+        load_loghub_lines(loghub_dir, ["NoSuchSystem"])
 
 
 def test_heavy_tail_has_a_longer_tail_than_lognormal() -> None:
