@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canarywatch.decode.timefmt import leading_time
 from canarywatch.errors import InputError
+from canarywatch.rejects import Rejection
+from canarywatch.sources.detect import (
+    HEAD_BYTES,
+    SNIFF_LINES,
+    Compression,
+    Layout,
+    compression_of,
+    detect_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +51,44 @@ class Inputs:
 def skip_reason(path: Path) -> str | None:
     """Why ``path`` (a regular file met in a directory walk) is not read, or None to read it.
 
-    The one place a directory walk asks about a file's content; files named on the command
-    line are always read (and rejected record by record if they hold no telemetry).
+    The one place a directory walk asks about a file's content, through the format detection
+    of :func:`canarywatch.sources.detect.detect_format` (a binary, an archive, an undecodable
+    compressed file is skipped with its reason). Files named on the command line are always
+    read, and rejected record by record if they hold no telemetry.
     """
     try:
-        size = path.stat().st_size
-        if size == 0:
+        if path.stat().st_size == 0:
             return "empty"
-        with path.open("rb") as handle:
-            handle.read(1)
+        detected = detect_format(path)
     except OSError as exc:
         return f"cannot read: {exc.strerror}"
+    if isinstance(detected, Rejection):
+        return f"not telemetry: {detected.detail}"
+    if detected.layout is Layout.LOG_TEXT and not _has_timestamped_line(path):
+        return "text with no time on any of its first lines (a README, a note), not a log"
     return None
+
+
+# A time of day, a date, a compact date-time (HDFS: ``081109 203615``) or an epoch in seconds
+# or milliseconds, anywhere in a line: every log format of loghub-2k carries one of these on
+# every line; a README or a LICENSE does not.
+_TIME_LIKE = re.compile(r"\d{1,2}:\d{2}:\d{2}|\d{4}[-./]\d{2}[-./]\d{2}|\b\d{6} \d{6}\b"
+                        r"|\b1\d{9}(?:\d{3})?\b")
+
+
+def _has_timestamped_line(path: Path) -> bool:
+    """Whether one of the first :data:`SNIFF_LINES` non-blank lines carries a time. Compressed
+    text is given the benefit of the doubt (log rotators compress logs, not notes)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError:
+        return True
+    if compression_of(head[:8]) is not Compression.NONE:
+        return True
+    lines = [line for line in head.decode("utf-8", "replace").splitlines() if line.strip()]
+    return any(leading_time(line)[0] is not None or _TIME_LIKE.search(line)
+               for line in lines[:SNIFF_LINES])
 
 
 def _walk(root: Path, files: list[Path], skipped: list[Skipped]) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import random
 import shutil
 import signal
 import struct
 import subprocess
+import sys
 import termios
 import time
 from pathlib import Path
@@ -65,7 +67,7 @@ def test_input_without_telemetry_exits_2_naming_it(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     result = run_cli(["replay", str(empty)])
     assert result.returncode == 2
-    assert f"{empty}: holds no record" in result.stderr
+    assert f"{empty}: file holds no data" in result.stderr
     assert "no telemetry" in result.stderr
     directory = tmp_path / "nothing"
     directory.mkdir()
@@ -73,6 +75,21 @@ def test_input_without_telemetry_exits_2_naming_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{directory}: directory holds no file to read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_random_bytes_and_binaries_exit_2(tmp_path: Path) -> None:
+    """Random bytes or an executable given as input hold no telemetry: exit 2, each named
+    with why, never 'no canary found' with exit 0."""
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(random.Random(7).randbytes(20000))
+    binary = tmp_path / "python"
+    shutil.copy(Path(sys.executable).resolve(), binary)
+    result = run_cli(["replay", str(noise), str(binary)])
+    assert result.returncode == 2, result.stdout
+    assert "no telemetry in any input" in result.stderr
+    assert f"{noise}: file is binary" in result.stderr
+    assert f"{binary}: file content is an executable" in result.stderr
+    assert "no canary found" not in result.stdout
 
 
 def test_unknown_or_equal_versions_exit_2_listing_versions(incident: Path) -> None:
@@ -90,8 +107,8 @@ def test_unknown_or_equal_versions_exit_2_listing_versions(incident: Path) -> No
 
 def test_directories_are_read_recursively_and_skips_reported(incident: Path,
                                                              tmp_path: Path) -> None:
-    """A nested directory gives the same verdict as its files; hidden and empty files are
-    skipped and named with why."""
+    """A nested directory gives the same verdict and counts as its files; hidden, empty,
+    binary and note files (README, LICENSE) are skipped and named with why."""
     root = tmp_path / "collected"
     (root / "spans" / "deep").mkdir(parents=True)
     (root / "logs").mkdir()
@@ -99,12 +116,18 @@ def test_directories_are_read_recursively_and_skips_reported(incident: Path,
     shutil.copy(incident / "logs.jsonl", root / "logs")
     (root / ".DS_Store").write_bytes(b"\0\1junk")
     (root / "logs" / "rotated.log").write_bytes(b"")
+    (root / "README.md").write_text("# Incident 42\nCollected by the on-call engineer.\n")
+    (root / "LICENSE").write_text("Apache License\nVersion 2.0, January 2004\n")
+    shutil.copy(Path(sys.executable).resolve(), root / "python-binary")
     nested = run_cli(["replay", str(root)])
     flat = run_cli(["replay", str(incident / "traces.jsonl"), str(incident / "logs.jsonl")])
     assert nested.returncode == flat.returncode == 3
     assert nested.stdout.splitlines()[0] == flat.stdout.splitlines()[0]  # the event counts
     assert f"{root / '.DS_Store'}: hidden file" in nested.stdout
     assert f"{root / 'logs' / 'rotated.log'}: empty" in nested.stdout
+    for note in ("README.md", "LICENSE"):
+        assert f"{root / note}: text with no time on any of its first lines" in nested.stdout
+    assert f"{root / 'python-binary'}: not telemetry: " in nested.stdout
 
 
 def test_dash_reads_standard_input(incident: Path) -> None:
