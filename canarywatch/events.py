@@ -146,6 +146,11 @@ class Action(str, enum.Enum):
     ROLLBACK = "rollback"
 
 
+# The summary start of the reason a thin-data look carries (the judge writes it; reports tell
+# "no data" from "not enough yet" by it and its ``canary_count`` / ``canary_logs``).
+NOT_ENOUGH_DATA = "not enough canary data yet"
+
+
 class Signal(str, enum.Enum):
     LOG_SIGNATURE = "log_signature"
     ERROR_RATE = "error_rate"

@@ -25,11 +25,7 @@ from dataclasses import dataclass, replace
 
 from canarywatch.analysis.base import SignalResult
 from canarywatch.config import AnalysisConfig
-from canarywatch.events import Action, Reason, Signal, Verdict
-
-# The summary of the reason a thin-data look carries (reports tell "no data" from "not enough
-# yet" by it and its ``canary_count`` / ``canary_logs``).
-NOT_ENOUGH_DATA = "not enough canary data yet"
+from canarywatch.events import NOT_ENOUGH_DATA, Action, Reason, Signal, Verdict
 
 
 @dataclass(frozen=True, slots=True)

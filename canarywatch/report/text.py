@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from canarywatch.decide.judge import NOT_ENOUGH_DATA
-from canarywatch.events import Action, Reason, Verdict, format_unix_nano
+from canarywatch.events import NOT_ENOUGH_DATA, Action, Reason, Verdict, format_unix_nano
 from canarywatch.replay import ReplayRun
 
 DETAILED_REASONS = 3
