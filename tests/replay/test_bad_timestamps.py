@@ -25,7 +25,7 @@ YEAR_2554 = str((1 << 64) - 2)  # a valid uint64, hours beyond the watermark: cl
 
 def _replay(files: list[Path]) -> tuple[ReplayResult, int]:
     pipeline = Pipeline(Config())
-    return replay_paths(files, pipeline), pipeline.look_count
+    return replay_paths(files, pipeline).result, pipeline.look_count
 
 
 def _with_times(line: bytes, fields: tuple[str, ...], value: str) -> bytes:

@@ -33,8 +33,8 @@ def test_thirty_second_batches_decide_like_one_second_batches(tmp_path: Path) ->
     """The rollback comes at the same time (within one evaluation interval) whether each
     collector batch holds 1 s or 30 s of spans and logs."""
     config = Config()
-    small = replay_paths(_write(tmp_path / "small", 200, 1.0), Pipeline(config))
-    large = replay_paths(_write(tmp_path / "large", 100_000, 30.0), Pipeline(config))
+    small = replay_paths(_write(tmp_path / "small", 200, 1.0), Pipeline(config)).result
+    large = replay_paths(_write(tmp_path / "large", 100_000, 30.0), Pipeline(config)).result
     assert small.rollback and large.rollback
     interval = config.analysis.evaluation_interval_ns
     assert [v.action for v in large.changes] == [v.action for v in small.changes]
