@@ -7,6 +7,7 @@ import json
 
 from canarywatch.config import Config
 from canarywatch.pipeline import Pipeline
+from canarywatch.replay import ReplayRun
 from canarywatch.report.text import write_report
 from canarywatch.sources.base import PayloadKind, Record
 
@@ -33,7 +34,7 @@ def test_report_says_when_all_of_a_versions_records_were_rejected() -> None:
     result = pipeline.finish()
     assert result.counts.rejected_by_reason == {"time_not_an_integer": 24}
     out = io.StringIO()
-    write_report(result, out)
+    write_report(ReplayRun(result, inputs=()), out)
     text = out.getvalue()
     assert "checkout 1.5.0: all 24 records were rejected" in text
     assert "JS Long object" in text
