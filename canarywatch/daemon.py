@@ -551,9 +551,10 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     if install_signals:
         _install_signals(daemon)
     unquiet = _quiet_kafka_client()
+    page = ReportPage(recorder, board)
     server = ApiServer(config.server.listen, board, registry, daemon.ready,
                        bearer_token=token, revisions=revisions,
-                       live=daemon.live, page=ReportPage(recorder, board).render)
+                       live=daemon.live, page=page.render)
     try:
         server.start()
     except OSError as exc:
@@ -573,6 +574,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     finally:
         dispatcher.close()
         server.stop()
+        page.close()
         revisions.close()
         unquiet()
     log.info("stopped cleanly")

@@ -66,6 +66,14 @@ class ReportPage:
             self._cached = (version, body)
         self._drawn.set()
 
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Wait up to ``timeout_s`` for a drawing under way: matplotlib torn down by interpreter
+        exit mid-drawing can crash the process (seen as exit -11 after SIGTERM)."""
+        with self._lock:
+            drawing = self._drawing
+        if drawing is not None:
+            drawing.join(timeout_s)
+
     def draw(self) -> bytes:
         """Draw the page now (blocking)."""
         current = self._board.current()
