@@ -79,3 +79,45 @@ def test_one_bad_timestamp_changes_neither_verdict_nor_time(tmp_path: Path,
               YEAR_2554: "clock_skew"}[value]
     assert dirty.counts.rejected_by_reason == {reason: 2 if value == YEAR_2554 else 4}
     assert (dirty.counts.spans, dirty.counts.logs) == (clean.counts.spans, clean.counts.logs)
+
+
+def _events_in(line: bytes) -> int:
+    """Spans or log records in one OTLP/JSON message."""
+    message: dict[str, Any] = json.loads(line)
+    return sum(len(scope.get("spans", scope.get("logRecords", [])))
+               for resource in message.get("resourceSpans", message.get("resourceLogs", []))
+               for scope in resource.get("scopeSpans", resource.get("scopeLogs", [])))
+
+
+@pytest.mark.parametrize("shift_s", [-7200, 7200])
+def test_a_lone_first_record_hours_off_moves_no_clock(tmp_path: Path, shift_s: int) -> None:
+    """A first record whose producer clock is two hours off (a valid time, beyond
+    analysis.max_clock_skew_s) must not anchor its stream there: the stream's own events
+    outvote it, the watermark moves to them and the verdicts come at the clean times. What
+    is lost is the one record read before the move (counted as clock_skew)."""
+    files = write_collector_files(SCENARIO, tmp_path / "clean")
+    clean, _ = _replay(files)
+    shifted = []
+    for path in files:
+        lines = path.read_bytes().splitlines(keepends=True)
+        message: dict[str, Any] = json.loads(lines[0])
+        key = "resourceSpans" if "resourceSpans" in message else "resourceLogs"
+        fields = ("startTimeUnixNano", "endTimeUnixNano") if key == "resourceSpans" \
+            else ("timeUnixNano",)
+        record = message[key][0][("scopeSpans" if key == "resourceSpans" else "scopeLogs")][
+            0][("spans" if key == "resourceSpans" else "logRecords")][0]
+        value = str(int(record[fields[0]]) + shift_s * 1_000_000_000)
+        target = tmp_path / "shifted" / path.name
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(_with_times(lines[0], fields, value) + b"".join(lines))
+        shifted.append(target)
+    dirty, _ = _replay(shifted)
+
+    assert [(v.action, v.at_unix_nano) for v in dirty.changes] == \
+        [(v.action, v.at_unix_nano) for v in clean.changes]
+    assert set(dirty.counts.rejected_by_reason) == {"clock_skew"}
+    # only what the first clean message of each file holds is lost, not the stream
+    assert dirty.counts.rejected <= sum(_events_in(p.read_bytes().splitlines()[0])
+                                        for p in files)
+    assert dirty.counts.spans + dirty.counts.logs + dirty.counts.rejected == \
+        clean.counts.spans + clean.counts.logs + 2
