@@ -27,7 +27,7 @@ from canarywatch.errors import ConfigError
 from canarywatch.metrics import Metrics
 from canarywatch.redact import register_secret
 from canarywatch.sources.base import PayloadKind, Position, Record
-from canarywatch.sources.multiline import MAX_RECORD_BYTES, MAX_RECORD_LINES, is_continuation
+from canarywatch.sources.multiline import ContinuationJoiner
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ PartitionsCallback = Callable[[set[TopicPartitionKey]], None]
 
 # How often the lag gauge is refreshed.
 STATUS_INTERVAL_S = 2.0
+# A text partition's newest record waits this long for a next message that may continue it
+# (a stack trace shipped one line per message, split between polls).
+TEXT_HOLD_S = 1.0
 
 
 def security_options(security: SecurityConfig,
@@ -129,7 +132,10 @@ class KafkaSource:
     """A consumer-group member; ``poll_batch`` returns Records carrying their Position."""
 
     def __init__(self, config: KafkaConfig, metrics: Metrics, client_id: str = "canarywatch",
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 text_hold_s: float = TEXT_HOLD_S) -> None:
+        """``text_hold_s``: how long a text partition's newest record waits for a line that
+        may continue it (see :class:`~canarywatch.sources.multiline.ContinuationJoiner`)."""
         self._config = config
         self._metrics = metrics
         self._kinds = topic_kinds(config)
@@ -163,6 +169,7 @@ class KafkaSource:
         self._outage_started: float | None = None
         self._next_status = 0.0
         self._lag: dict[TopicPartitionKey, int] = {}
+        self._joiner = ContinuationJoiner(text_hold_s)
 
     @property
     def topics(self) -> list[str]:
@@ -245,6 +252,7 @@ class KafkaSource:
                      ", ".join(f"{t}:{p}" for t, p in sorted(partitions)))
         if self.on_revoked is not None:
             self.on_revoked(set(partitions))
+        self._joiner.drop(partitions)
         self._assignment -= partitions
 
     def poll_batch(self, timeout_ms: int) -> list[Record]:
@@ -260,37 +268,31 @@ class KafkaSource:
             time.sleep(min(1.0, timeout_ms / 1000))
             return []
         records: list[Record] = []
+        joiner = self._joiner
         for tp, batch in polled.items():
             kind, extra = self._kinds.get(tp.topic, (PayloadKind.LOG_TEXT, None))
             service = extra.service if extra else None
             version = extra.version if extra else None
             size = 0
             text = kind is PayloadKind.LOG_TEXT
-            joined = 0  # lines joined into the partition's last record in this poll
+            key = (tp.topic, tp.partition)
             for msg in batch:
                 value = msg.value if msg.value is not None else b""
                 size += len(value)
-                if text and joined + 1 < MAX_RECORD_LINES and records and \
-                        records[-1].origin.startswith(f"{tp.topic}:{tp.partition}:") and \
-                        len(records[-1].payload) + len(value) < MAX_RECORD_BYTES and \
-                        is_continuation(value):
-                    # One message per line (a shipper without multiline rules): a stack
-                    # trace's lines join the record they continue, up to the end of this
-                    # poll; the record's position is its last line's, so commits stay exact.
-                    last = records[-1]
-                    records[-1] = Record(
-                        payload=last.payload.rstrip(b"\r\n") + b"\n" + value.rstrip(b"\r\n"),
-                        kind=kind, origin=last.origin,
-                        position=Position(tp.topic, tp.partition, msg.offset),
-                        service=service, version=version)
-                    joined += 1
-                    continue
-                joined = 0
-                records.append(Record(
+                record = Record(
                     payload=value, kind=kind, origin=f"{tp.topic}:{tp.partition}:{msg.offset}",
                     position=Position(tp.topic, tp.partition, msg.offset),
-                    service=service, version=version))
+                    service=service, version=version)
+                if text:
+                    # One message per line (a shipper without multiline rules): a stack
+                    # trace's lines join the record they continue, across polls.
+                    done = joiner.push(key, record)
+                    if done is not None:
+                        records.append(done)
+                    continue
+                records.append(record)
             self._metrics.bytes_consumed.labels(tp.topic).inc(size)
+        records.extend(joiner.expired())
         reachable = self._broker_reachable()
         self._set_connected(reachable, "no broker connection")
         if not reachable:

@@ -34,6 +34,7 @@ from canarywatch.config import KafkaConfig
 from canarywatch.errors import InputError
 from canarywatch.sources.base import PayloadKind, Position, Record
 from canarywatch.sources.kafka import security_options, topic_kinds
+from canarywatch.sources.multiline import ContinuationJoiner
 
 log = logging.getLogger(__name__)
 
@@ -114,25 +115,38 @@ class PartitionRange:
 
     def __iter__(self) -> Iterator[Record]:
         tp = self.tp
-        topic, partition = tp.topic, tp.partition
         next_offset = self.start_offset
+        # A text log shipped one message per line: continuation lines join their record, as
+        # the daemon joins them (no time limit here: the partition's end decides).
+        joiner = ContinuationJoiner() if self._kind is PayloadKind.LOG_TEXT else None
         try:
-            while True:
-                batch = self._reader.next_batch(tp, next_offset >= self.end_offset)
-                if not batch:
-                    return
-                for msg in batch:
-                    next_offset = msg.offset + 1
-                    if msg.timestamp > self._stop_after_ms:
-                        return
-                    if msg.timestamp < self._skip_before_ms:
-                        continue
-                    yield Record(msg.value if msg.value is not None else b"", self._kind,
-                                 f"{topic}:{partition}:{msg.offset}",
-                                 position=Position(topic, partition, msg.offset),
-                                 service=self._service, version=self._version)
+            for record in self._records(next_offset):
+                if joiner is None:
+                    yield record
+                elif (done := joiner.push(tp, record)) is not None:
+                    yield done
+            if joiner is not None and (last := joiner.flush(tp)) is not None:
+                yield last
         finally:
             self._reader.finish(tp)
+
+    def _records(self, next_offset: int) -> Iterator[Record]:
+        tp = self.tp
+        topic, partition = tp.topic, tp.partition
+        while True:
+            batch = self._reader.next_batch(tp, next_offset >= self.end_offset)
+            if not batch:
+                return
+            for msg in batch:
+                next_offset = msg.offset + 1
+                if msg.timestamp > self._stop_after_ms:
+                    return
+                if msg.timestamp < self._skip_before_ms:
+                    continue
+                yield Record(msg.value if msg.value is not None else b"", self._kind,
+                             f"{topic}:{partition}:{msg.offset}",
+                             position=Position(topic, partition, msg.offset),
+                             service=self._service, version=self._version)
 
 
 class KafkaRange:

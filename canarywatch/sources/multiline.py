@@ -12,7 +12,11 @@ so one runaway trace cannot hold the whole file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from canarywatch.sources.base import Record
 
 MAX_RECORD_LINES = 500
 MAX_RECORD_BYTES = 1 << 20
@@ -49,3 +53,67 @@ def join_continuations(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int
         number, parts, size = n, [line], len(line)
     if parts:
         yield number, b"\n".join(parts)
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: Record
+    lines: int
+    since: float  # when its last line came (clock seconds)
+
+
+class ContinuationJoiner:
+    """The same joining for text logs shipped one Kafka message per line, across polls.
+
+    A stream's (a topic partition's) newest record is held back until the next message shows
+    whether it continues it, or until ``hold_s`` seconds pass with none: a stack trace whose
+    lines arrive in two polls stays one record. A joined record keeps its first line's
+    origin and takes its last line's position, so a commit never passes a line that has not
+    been read; a held record is not returned, so nothing is committed past it either (a
+    restart re-reads it). Bounded by ``MAX_RECORD_LINES`` and ``MAX_RECORD_BYTES`` per record.
+    """
+
+    def __init__(self, hold_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.hold_s = hold_s
+        self._clock = clock
+        self._pending: dict[Hashable, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def push(self, stream: Hashable, record: Record) -> Record | None:
+        """Take the next record of ``stream``; returns the record it completes, if any."""
+        now = self._clock()
+        pending = self._pending.get(stream)
+        line = record.payload
+        if pending is not None and pending.lines < MAX_RECORD_LINES \
+                and len(pending.record.payload) + len(line) < MAX_RECORD_BYTES \
+                and is_continuation(line):
+            held = pending.record
+            pending.record = replace(
+                held, payload=held.payload.rstrip(b"\r\n") + b"\n" + line.rstrip(b"\r\n"),
+                position=record.position)
+            pending.lines += 1
+            pending.since = now
+            return None
+        self._pending[stream] = _Pending(record, 1, now)
+        return pending.record if pending is not None else None
+
+    def expired(self) -> list[Record]:
+        """Held records whose last line came ``hold_s`` or more ago (now complete)."""
+        if not self._pending:
+            return []
+        cutoff = self._clock() - self.hold_s
+        done = [s for s, p in self._pending.items() if p.since <= cutoff]
+        return [self._pending.pop(s).record for s in done]
+
+    def flush(self, stream: Hashable) -> Record | None:
+        """The record held for ``stream`` (its input ended)."""
+        pending = self._pending.pop(stream, None)
+        return pending.record if pending is not None else None
+
+    def drop(self, streams: Iterable[Hashable]) -> int:
+        """Forget what is held for ``streams`` (partitions revoked: their new owner re-reads
+        them, as nothing was committed past them); how many records were dropped."""
+        return sum(self._pending.pop(s, None) is not None for s in streams)

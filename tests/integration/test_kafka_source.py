@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from canarywatch.config import ExtraLogTopic, KafkaConfig
 from canarywatch.metrics import create_metrics
 from canarywatch.sources.base import PayloadKind, Record
-from canarywatch.sources.kafka import KafkaSource
+from canarywatch.sources.kafka import TEXT_HOLD_S, KafkaSource
 
 pytestmark = pytest.mark.integration
 
@@ -19,10 +19,12 @@ FAST: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 100
                         "max_poll_interval_ms": 10000}
 
 
-def _source(kit: Any, registry: CollectorRegistry | None = None, **extra: Any) -> KafkaSource:
+def _source(kit: Any, registry: CollectorRegistry | None = None, *,
+            text_hold_s: float = TEXT_HOLD_S, **extra: Any) -> KafkaSource:
     cfg = KafkaConfig(bootstrap_servers=(kit.bootstrap,), group_id=kit.group_id,
                       spans_topic=kit.spans_topic, logs_topic=kit.logs_topic, **FAST, **extra)
-    return KafkaSource(cfg, create_metrics(registry or CollectorRegistry()))
+    return KafkaSource(cfg, create_metrics(registry or CollectorRegistry()),
+                       text_hold_s=text_hold_s)
 
 
 def _read(source: KafkaSource, want: int, timeout_s: float = 30.0) -> list[Record]:
@@ -85,6 +87,38 @@ def test_text_topic_stack_trace_lines_join_one_record(kafka_kit: Any) -> None:
     assert [r.payload for r in records] == [b"\n".join(lines[:5]), lines[5]]
     assert records[0].origin == f"{text_topic}:0:0"
     assert records[0].position is not None and records[0].position.offset == 4
+
+
+def test_a_stack_trace_split_between_polls_stays_one_record(kafka_kit: Any) -> None:
+    """The shipper sent a trace's first lines, the agent polled, then the rest came: the
+    record waits for them (and is not returned, so nothing is committed past it)."""
+    text_topic = f"text-{kafka_kit.suffix}"
+    kafka_kit.create(kafka_kit.spans_topic, kafka_kit.logs_topic, text_topic)
+    lines = [b"2026-01-01T00:00:00Z ERROR request failed",
+             b"java.lang.IllegalStateException: cart 81 is locked",
+             b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
+             b"\tat com.shop.cart.CartController.get(CartController.java:41)",
+             b"Caused by: java.io.IOException: gone",
+             b"2026-01-01T00:00:01Z INFO fine"]
+    source = _source(kafka_kit, extra_log_topics=(
+        ExtraLogTopic(topic=text_topic, format="text", service="edge", version="2.0"),),
+        text_hold_s=3.0)
+    source.start()
+    try:
+        kafka_kit.produce(text_topic, [b"2026-01-01T00:00:00Z INFO warm-up"])
+        assert [r.payload for r in _read(source, 1)] == [b"2026-01-01T00:00:00Z INFO warm-up"]
+        kafka_kit.produce(text_topic, lines[:3])
+        early: list[Record] = []
+        deadline = time.monotonic() + 1.5  # several polls, within the hold
+        while time.monotonic() < deadline:
+            early.extend(source.poll_batch(200))
+        assert early == []
+        kafka_kit.produce(text_topic, lines[3:])
+        records = _read(source, 1)
+    finally:
+        source.stop()
+    assert [r.payload for r in records] == [b"\n".join(lines[:5])]
+    assert records[0].position is not None and records[0].position.offset == 5
 
 
 def test_commit_stores_the_next_offset_in_the_group(kafka_kit: Any) -> None:
