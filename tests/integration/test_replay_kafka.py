@@ -151,3 +151,37 @@ def test_unreachable_broker_and_missing_topic_exit_2(kafka_kit: Any, tmp_path: P
     assert code == 2
     assert f"missing-{kafka_kit.suffix}" in capsys.readouterr().err
     assert main(["replay", "--kafka", kafka_kit.bootstrap]) == 2
+
+
+def test_a_text_topic_range_joins_stack_trace_lines_as_files_do(kafka_kit: Any) -> None:
+    """One message per line in a text topic: the range reader gives the records a file of
+    the same lines gives (the trace one record), and its last line too."""
+    from canarywatch.config import ExtraLogTopic, KafkaConfig
+    from canarywatch.sources.kafka_range import KafkaRange
+
+    topic = f"text-{kafka_kit.suffix}"
+    kafka_kit.create(kafka_kit.spans_topic, kafka_kit.logs_topic, topic)
+    lines = [b"2026-01-01T00:00:00Z ERROR request failed",
+             b"java.lang.IllegalStateException: cart 81 is locked",
+             b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
+             b"Caused by: java.io.IOException: gone",
+             b"2026-01-01T00:00:01Z INFO fine",
+             b"2026-01-01T00:00:02Z WARN last"]
+    at_ms = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+    producer = KafkaProducer(bootstrap_servers=kafka_kit.bootstrap)
+    try:
+        for i, line in enumerate(lines):
+            producer.send(topic, line, timestamp_ms=at_ms + i)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    config = KafkaConfig(bootstrap_servers=(kafka_kit.bootstrap,), spans_topic=None,
+                         logs_topic=None, extra_log_topics=(
+                             ExtraLogTopic(topic=topic, format="text", service="edge"),))
+    kafka_range = KafkaRange(config, (at_ms - 1000) * 1_000_000, (at_ms + 1000) * 1_000_000)
+    try:
+        records = [r for part in kafka_range.partitions() for r in part]
+    finally:
+        kafka_range.close()
+    assert [r.payload for r in records] == [b"\n".join(lines[:4]), lines[4], lines[5]]
+    assert [r.origin for r in records] == [f"{topic}:0:0", f"{topic}:0:4", f"{topic}:0:5"]
