@@ -524,16 +524,19 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     """
     from canarywatch.actions.webhooks import WebhookDispatcher  # noqa: PLC0415
     from canarywatch.report.timeline import TimelineRecorder  # noqa: PLC0415
-    from canarywatch.server import ApiServer, VerdictBoard, load_bearer_token  # noqa: PLC0415
+    from canarywatch.server import VerdictBoard, load_bearer_token  # noqa: PLC0415
     from canarywatch.server.auth import check_listen  # noqa: PLC0415
+    from canarywatch.server.http import bind  # noqa: PLC0415
     from canarywatch.server.page import ReportPage  # noqa: PLC0415
+    from canarywatch.server.process import ApiProcess  # noqa: PLC0415
     from canarywatch.server.revisions import FILE_NAME, FlaggerRevisions  # noqa: PLC0415
     from canarywatch.statedir import prepare_state_dir  # noqa: PLC0415
 
     token = load_bearer_token(config.server)
     check_listen(config.server, token, insecure_no_auth)
     prepare_state_dir(Path(config.state_dir))
-    revisions = FlaggerRevisions(Path(config.state_dir) / FILE_NAME)
+    # Opened here once so a bad file stops the start (exit 2); the API process keeps it.
+    FlaggerRevisions(Path(config.state_dir) / FILE_NAME).close()
     registry = registry if registry is not None else CollectorRegistry()
     metrics = create_metrics(registry)
     metrics.broker_connected.set(0)
@@ -552,16 +555,18 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
         _install_signals(daemon)
     unquiet = _quiet_kafka_client()
     page = ReportPage(recorder, board)
-    server = ApiServer(config.server.listen, board, registry, daemon.ready,
-                       bearer_token=token, revisions=revisions,
-                       live=daemon.live, page=page.render)
+    host, _, port = config.server.listen.rpartition(":")
     try:
-        server.start()
+        sock = bind(host.strip("[]"), int(port))
     except OSError as exc:
         dispatcher.close()
-        revisions.close()
         raise ConfigError("server.listen",
                           f"cannot listen on {config.server.listen}: {exc.strerror}") from None
+    # The HTTP API runs in a process of its own (see canarywatch.server.process).
+    server = ApiProcess(sock, config.server, board, registry, ready=daemon.ready,
+                        live=daemon.live, state_dir=Path(config.state_dir), page=page.render,
+                        stale_s=config.kafka.stall_timeout_s)
+    server.start()
     log.info("serving /healthz /readyz /metrics /v1/verdicts on port %d", server.port)
     try:
         daemon.restore()
@@ -575,7 +580,6 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
         dispatcher.close()
         server.stop()
         page.close()
-        revisions.close()
         unquiet()
     log.info("stopped cleanly")
     return 0

@@ -5,6 +5,10 @@
 - Listening on anything but a loopback address without a token is refused at start
   (:func:`check_listen`, ConfigError naming ``server.bearer_token_file``), unless the operator
   passes ``--insecure-no-auth``; then every start logs a warning saying the API is open.
+- :class:`TokenFile` re-reads ``server.bearer_token_file`` when the file changes (checked at
+  most every :data:`RELOAD_CHECK_S`), so a rotated token (a new Kubernetes Secret version, a
+  file rewritten in place) applies without a restart; a new content that is not a valid token
+  is refused with an error in the log, and the previous token stays in force.
 - :func:`token_matches` compares SHA-256 digests with :func:`hmac.compare_digest`, so neither
   the content nor the length of the token leaks through timing.
 """
@@ -15,6 +19,8 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
+import time
 
 from canarywatch.actions.credentials import read_secret
 from canarywatch.config import ServerConfig
@@ -23,6 +29,7 @@ from canarywatch.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 MIN_TOKEN_CHARS = 16
+RELOAD_CHECK_S = 1.0
 HOW_TO_SET = ("write a token to a file (for example `openssl rand -hex 32 > token`) and set "
               "server.bearer_token_file (CANARYWATCH_SERVER__BEARER_TOKEN_FILE) to its path; "
               "or listen on 127.0.0.1; or pass --insecure-no-auth to serve the verdict and "
@@ -44,6 +51,55 @@ def load_bearer_token(config: ServerConfig) -> str | None:
         raise ConfigError(key, f"the token must be at least {MIN_TOKEN_CHARS} characters "
                                "(for example `openssl rand -hex 32`)")
     return token
+
+
+class TokenFile:
+    """The bearer token of ``config.bearer_token_file``, read again when the file changes.
+
+    :meth:`current` stats the file at most every ``check_s`` seconds and reloads it when its
+    inode, size or modification time changed (Kubernetes swaps a Secret's files by renaming
+    a directory symlink, which changes the inode). Not thread-safe: one event loop uses it.
+    """
+
+    def __init__(self, config: ServerConfig, check_s: float = RELOAD_CHECK_S) -> None:
+        if not config.bearer_token_file:
+            raise ValueError("TokenFile needs server.bearer_token_file")
+        self._config = config
+        self._path = config.bearer_token_file
+        self._check_s = check_s
+        self._stamp = self._stat()
+        token = load_bearer_token(config)
+        assert token is not None
+        self._token = token
+        self._checked_at = time.monotonic()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def current(self) -> str:
+        """The token in force (see the class docstring)."""
+        now = time.monotonic()
+        if now - self._checked_at < self._check_s:
+            return self._token
+        self._checked_at = now
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return self._token
+        self._stamp = stamp
+        try:
+            token = load_bearer_token(self._config)
+        except ConfigError as exc:
+            logger.error("bearer token file changed but cannot be used (%s: %s); the previous "
+                         "token stays in force", exc.key, exc.message.partition(";")[0])
+            return self._token
+        if token is not None and token != self._token:
+            self._token = token
+            logger.info("bearer token reloaded from %s", self._path)
+        return self._token
 
 
 def is_loopback(listen: str) -> bool:

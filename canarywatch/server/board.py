@@ -24,6 +24,7 @@ class VerdictBoard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._version = 0
 
@@ -32,6 +33,20 @@ class VerdictBoard:
         with self._lock:
             self._verdicts[verdict.key] = verdict
             self._version += 1
+            self._changed.notify_all()
+
+    def replace_all(self, verdicts: list[Verdict]) -> None:
+        """Make ``verdicts`` the whole board (the API process's copy of the agent's)."""
+        with self._lock:
+            self._verdicts = {v.key: v for v in verdicts}
+            self._version += 1
+            self._changed.notify_all()
+
+    def wait_changed(self, seen: int, timeout_s: float) -> int:
+        """The :attr:`version` once it differs from ``seen``, or after ``timeout_s``."""
+        with self._lock:
+            self._changed.wait_for(lambda: self._version != seen, timeout_s)
+            return self._version
 
     @property
     def version(self) -> int:

@@ -40,7 +40,7 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -55,7 +55,7 @@ from canarywatch.server.answers import (
     parse_flagger,
     rollback_answer,
 )
-from canarywatch.server.auth import load_bearer_token, token_matches
+from canarywatch.server.auth import TokenFile, load_bearer_token, token_matches
 from canarywatch.server.board import VerdictBoard
 from canarywatch.server.revisions import FlaggerRevisions
 
@@ -69,12 +69,34 @@ REQUEST_TIMEOUT_S: Final = 10.0
 IDLE_TIMEOUT_S: Final = 15.0
 BACKLOG: Final = 4096
 
+_T = TypeVar("_T")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _json(status: int, body: object) -> web.Response:
     return web.Response(status=status, body=json.dumps(body).encode("utf-8"),
                         content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` with the :data:`BACKLOG`; OSError if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
+async def _within(waiting: Awaitable[_T]) -> _T:
+    """``await waiting``, or TimeoutError after :data:`REQUEST_TIMEOUT_S`."""
+    return await asyncio.wait_for(waiting, REQUEST_TIMEOUT_S)
+
+
+class _FixedToken:
+    """A token given as a value (tests, the demo): it never changes."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def current(self) -> str:
+        return self._token
 
 
 def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
@@ -107,18 +129,25 @@ class ApiServer:
     """
 
     def __init__(self, listen: str, board: VerdictBoard, registry: CollectorRegistry,
-                 ready: Callable[[], bool], *, bearer_token: str | None = None,
+                 ready: Callable[[], bool], *, bearer_token: str | TokenFile | None = None,
                  revisions: FlaggerRevisions | None = None,
                  live: Callable[[], bool] = lambda: True,
-                 page: Callable[[], bytes] | None = None) -> None:
+                 page: Callable[[], bytes] | None = None,
+                 more_metrics: Callable[[], bytes] | None = None,
+                 sock: socket.socket | None = None) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
+        self._sock = sock  # already bound and listening (the API process gets its parent's)
         self.board = board
         self.registry = registry
         self.ready = ready
         self.live = live
         self.page = page  # GET /: renders the HTML report (blocking; run off the loop)
-        self.bearer_token = bearer_token or None
+        # GET /metrics: exposition text served before this registry's (blocking; off the loop)
+        self.more_metrics = more_metrics
+        self._tokens: TokenFile | _FixedToken | None = (
+            bearer_token if isinstance(bearer_token, TokenFile)
+            else _FixedToken(bearer_token) if bearer_token else None)
         self.revisions = revisions if revisions is not None else FlaggerRevisions()
         self._auth_failures = Counter(
             "canarywatch_http_auth_failures", "Requests refused for a missing or wrong token",
@@ -144,10 +173,18 @@ class ApiServer:
 
     # -- handlers -------------------------------------------------------------------------
 
+    @property
+    def bearer_token(self) -> str | None:
+        """The token requests must present now, or None when none is configured."""
+        return self._tokens.current() if self._tokens is not None else None
+
     @web.middleware
     async def _guard(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        # Only handlers that wait for something (a body, the page, the agent's metrics) wrap
+        # that wait in a timeout (_within): a timeout task per request cost the answers that
+        # wait for nothing (/healthz, /v1/verdicts) about a tenth of their time.
         try:
-            return await asyncio.wait_for(handler(request), REQUEST_TIMEOUT_S)
+            return await handler(request)
         except asyncio.TimeoutError:
             self._timeouts.inc()
             response = _json(503, {"error": f"not answered within {REQUEST_TIMEOUT_S:g} s"})
@@ -181,14 +218,18 @@ class ApiServer:
         return _json(200 if ready else 503, {"ready": ready})
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = generate_latest(self.registry)
+        if self.more_metrics is not None:
+            more = await _within(asyncio.get_running_loop().run_in_executor(
+                None, self.more_metrics))
+            body = more + body
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _page(self, request: web.Request) -> web.Response:
         if not self._authorized(request, "page"):
             return _json(401, {"error": "missing or wrong bearer token"})
         assert self.page is not None
-        body = await asyncio.get_running_loop().run_in_executor(None, self.page)
+        body = await _within(asyncio.get_running_loop().run_in_executor(None, self.page))
         return web.Response(body=body, content_type="text/html", charset="utf-8",
                             headers={"Cache-Control": "no-store"})
 
@@ -224,7 +265,7 @@ class ApiServer:
                        endpoint: str) -> web.Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
-        raw = await request.read()
+        raw = await _within(request.read())
         if not raw:
             return _json(400, {"error": "a JSON body up to 1 MiB is required"})
         try:
@@ -234,7 +275,7 @@ class ApiServer:
         if not self._authorized(request, endpoint, asked.token):
             return _json(401, {"error": "missing or wrong bearer token"})
         resolution = self.revisions.resolve(self.board, asked,
-                                            authenticated=self.bearer_token is not None,
+                                            authenticated=self._tokens is not None,
                                             client=str(request.remote))
         verdict = self.board.select(asked.service, asked.canary_version, resolution.hidden)
         result = answer(asked, verdict)
@@ -265,8 +306,7 @@ class ApiServer:
     def start(self) -> None:
         """Bind and serve on a daemon thread; OSError when the address cannot be bound."""
         host, port = self._address
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        sock = self._sock if self._sock is not None else bind(host, port)
         self._port = int(sock.getsockname()[1])
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(self._app(), access_log=None, handle_signals=False,
