@@ -294,7 +294,13 @@ class RetryConfig(_Model):
 
 class WebhookConfig(_Model):
     name: str
-    url: str
+    # The receiver's URL; one of url, url_env (an environment variable holding it) or
+    # url_file (a file holding it). A URL that is itself a credential (a Slack, Discord, Teams
+    # or Google Chat webhook, a query parameter like ?token=) is never stored or logged: put
+    # it in url_env or url_file to keep it out of the config file too.
+    url: str | None = None
+    url_env: str | None = None
+    url_file: str | None = None
     preset: str = "generic"
     method: Literal["POST", "PUT", "PATCH"] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -320,6 +326,14 @@ class WebhookConfig(_Model):
         if isinstance(data, dict) and True in data and "on" not in data:
             return {("on" if key is True else key): value for key, value in data.items()}
         return data
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of url, url_env, url_file"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
 
 
 class ActionsConfig(_Model):

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from canarywatch.actions.presets import SERVICE_ACCOUNT_DIR, Preset
+from canarywatch.actions.secreturl import credential_in, secret_parts, without_userinfo
 from canarywatch.config import WebhookConfig
 from canarywatch.errors import ConfigError
 from canarywatch.redact import register_secret
@@ -59,9 +60,12 @@ class Credentials:
     basic_auth: str | None = None
     # ``secret_headers_env`` / ``secret_headers_file``, read at start.
     secret_headers: tuple[tuple[str, str], ...] = ()
+    # The webhook's URL (without userinfo) when it is a credential (see secreturl).
+    secret_url: str | None = None
 
     def __repr__(self) -> str:
         return (f"Credentials(secret={'set' if self.secret else None}, "
+                f"secret_url={'set' if self.secret_url else None}, "
                 f"bearer_token_file={self.bearer_token_file!r}, ca_file={self.ca_file!r}, "
                 f"basic_auth={'set' if self.basic_auth else None}, "
                 f"secret_headers={[name for name, _ in self.secret_headers]!r})")
@@ -110,13 +114,44 @@ def load_credentials(config: WebhookConfig, key: str, preset: Preset,
             token_file = str(sa / "token")
         if ca_file is None and (sa / "ca.crt").is_file():
             ca_file = str(sa / "ca.crt")
-    basic_auth = _url_userinfo(config.url)
+    url = _webhook_url(config, key, environ)
+    basic_auth = _url_userinfo(url)
     if basic_auth is not None and (token_file is not None or token_value is not None):
         raise ConfigError(f"{key}.url", "has user:password@ and a bearer token: use one")
     return Credentials(secret=secret.encode("utf-8") if secret else None,
                        bearer_token_file=token_file, bearer_token_env_value=token_value,
                        ca_file=ca_file, basic_auth=basic_auth,
-                       secret_headers=_secret_headers(config, key, environ))
+                       secret_headers=_secret_headers(config, key, environ),
+                       secret_url=_secret_url(config, key, url))
+
+
+def _webhook_url(config: WebhookConfig, key: str, environ: Mapping[str, str] | None) -> str:
+    """The webhook's URL: ``url``, or read from ``url_env`` / ``url_file`` and checked
+    (a ConfigError that never shows the value)."""
+    if config.url is not None:
+        return config.url
+    url = read_secret(f"{key}.url", config.url_env, config.url_file, environ) or ""
+    which = f"{key}.url_env" if config.url_env else f"{key}.url_file"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(
+            c.isspace() for c in url):
+        raise ConfigError(which, "does not hold an http:// or https:// URL (one line)")
+    return url
+
+
+def _secret_url(config: WebhookConfig, key: str, url: str) -> str | None:
+    """``url`` without userinfo when it is a credential, masked in logs from now on."""
+    found = credential_in(url)
+    if config.url is not None and found is None:
+        return None
+    if config.url is not None:
+        logger.warning("%s.url holds a credential (%s): canarywatch keeps it out of the "
+                       "outbox, logs and metrics; set url_file or url_env to keep it out of "
+                       "the config file too", key, found)
+    clean = without_userinfo(url)
+    for text in secret_parts(clean):
+        register_secret(text)
+    return clean
 
 
 def _url_userinfo(url: str) -> str | None:

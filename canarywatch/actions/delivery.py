@@ -23,6 +23,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from canarywatch.actions.credentials import Credentials
+from canarywatch.actions.secreturl import resolve
 from canarywatch.actions.spec import Request
 from canarywatch.config import RetryConfig
 
@@ -98,7 +99,10 @@ def _headers(request: Request, credentials: Credentials) -> dict[str, str]:
 def attempt(request: Request, credentials: Credentials, timeout_s: float,
             now_unix_s: float) -> Outcome:
     """Send ``request`` once; never raises for network or HTTP failures."""
-    parts = urlsplit(request.url)
+    url = resolve(request.url, credentials.secret_url)
+    if url is None:  # stored for a secret URL the webhook no longer has
+        return Outcome(ok=False, reason="bad_url", permanent=True)
+    parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn: http.client.HTTPConnection
     try:

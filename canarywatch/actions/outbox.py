@@ -26,7 +26,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from canarywatch.actions.spec import Request, without_userinfo
+from canarywatch.actions.secreturl import stored, without_userinfo
+from canarywatch.actions.spec import Request
 from canarywatch.errors import StateError
 from canarywatch.statedir import secure_file
 
@@ -95,6 +96,20 @@ class Outbox:
             clean = without_userinfo(str(url))
             if clean != url:
                 self._db.execute("UPDATE outbox SET url = ? WHERE seq = ?", (clean, seq))
+
+    def hide_url(self, webhook: str, url: str) -> int:
+        """Rows of ``webhook`` written before its URL counted as secret (older versions)
+        whose URL starts with ``url`` get the stored reference form instead
+        (:func:`canarywatch.actions.secreturl.stored`); returns how many."""
+        prefix = url.rstrip("/")
+        with self._lock, self._db:
+            rows = self._db.execute(
+                "SELECT seq, url FROM outbox WHERE webhook = ? AND substr(url, 1, ?) = ?",
+                (webhook, len(prefix), prefix)).fetchall()
+            for seq, old in rows:
+                self._db.execute("UPDATE outbox SET url = ? WHERE seq = ?",
+                                 (stored(str(old)[len(prefix):]), seq))
+        return len(rows)
 
     def record(self, service: str, canary_version: str, action: str, decision: str,
                requests: Sequence[Request]) -> bool:

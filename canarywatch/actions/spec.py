@@ -4,7 +4,8 @@ Everything here is pure: :meth:`WebhookSpec.render` turns a verdict and its deci
 :class:`Request` (method, URL, headers, body bytes). Secrets are *not* part of a request; the
 delivery step adds the signature, bearer token, Basic credentials of a ``user:pass@`` URL and
 ``secret_headers_env``/``_file`` at send time, so nothing secret is written to the outbox:
-the stored URL has no userinfo, and a plain header whose name looks secret (see
+the stored URL has no userinfo, a URL that is itself a credential is stored as a reference
+(:mod:`canarywatch.actions.secreturl`), and a plain header whose name looks secret (see
 :data:`SECRET_HEADER_WORDS`) is a ConfigError pointing at the reference forms.
 """
 
@@ -14,10 +15,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from canarywatch import __version__
 from canarywatch.actions.presets import PRESETS, Preset
+from canarywatch.actions.secreturl import credential_in, stored, without_userinfo
 from canarywatch.actions.templating import (
     BodyTemplate,
     TemplateError,
@@ -39,14 +41,6 @@ RESERVED_HEADERS: Final = frozenset(
 # secret_headers_env / secret_headers_file instead.
 SECRET_HEADER_WORDS: Final = ("token", "secret", "password", "passwd", "key", "auth",
                               "cookie", "signature", "credential", "session")
-
-
-def without_userinfo(url: str) -> str:
-    """``url`` with any ``user:password@`` removed (what the outbox may store)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +123,11 @@ class WebhookSpec:
             self.body = BodyTemplate(self.preset.body())
         self.method = config.method or preset_cls.method
         self._headers = self._check_headers()
+        # The URL is a credential: given by reference, or one that lets its reader post.
+        self.secret_url = config.url is None or credential_in(config.url) is not None
+        if self.secret_url and config.url is not None and "{" in config.url:
+            raise ConfigError(f"{key}.url", f"holds a credential ({credential_in(config.url)})"
+                                            " and a template: a secret URL is sent as given")
         self._check_renders()
 
     def _check_params(self, preset_cls: type[Preset]) -> None:
@@ -171,6 +170,8 @@ class WebhookSpec:
                 request = self.render(_sample(action), "cwd-sample")
             except TemplateError as exc:
                 raise ConfigError(self.key, str(exc)) from None
+            if self.secret_url:
+                continue  # checked where it is read (load_credentials)
             parts = urlsplit(request.url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigError(f"{self.key}.url", "must be an http:// or https:// URL")
@@ -186,9 +187,12 @@ class WebhookSpec:
         params = self.preset.params_for(verdict)
         ctx = context(verdict, decision, self.name, params)
         path = self.preset.path_for(verdict.action)
-        url = without_userinfo(self.config.url)  # the credentials are added at send time
-        base = url.rstrip("/") if path else url
-        url = render_url(base + path, ctx)
+        if self.secret_url:  # the URL is put back at send time (secreturl.resolve)
+            url = stored(render_url(path, ctx))
+        else:
+            assert self.config.url is not None
+            base = without_userinfo(self.config.url)  # the credentials are added at send time
+            url = render_url((base.rstrip("/") if path else base) + path, ctx)
         headers = tuple((name, render_header(value, ctx)) for name, value in self._headers)
         return Request(webhook=self.name, decision_id=decision, method=self.method, url=url,
                        headers=headers, body=self.body.render(ctx))

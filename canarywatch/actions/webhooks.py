@@ -176,6 +176,9 @@ class WebhookDispatcher:
             creds.append(load_credentials(webhook, key, spec.preset, environ))
             self._specs.append(spec)
         self.outbox = Outbox(state_dir / OUTBOX_FILE)
+        for spec, cred in zip(self._specs, creds, strict=True):
+            if cred.secret_url is not None:
+                self.outbox.hide_url(spec.name, cred.secret_url)
         self._names = [s.name for s in self._specs]
         for orphan in self.outbox.orphans(self._names):
             logger.warning("outbox holds undelivered decisions for webhook %s, which is no "

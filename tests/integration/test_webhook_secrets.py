@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from canarywatch.actions.outbox import Outbox
 from canarywatch.actions.spec import Request
@@ -84,3 +85,74 @@ def test_rows_from_older_versions_lose_their_url_password(tmp_path: Path) -> Non
     with sqlite3.connect(path) as db:
         urls = [row[0] for row in db.execute("SELECT url FROM outbox")]
     assert urls == ["https://hooks.example/x"]
+
+
+QUERY_TOKEN = "query-token-0123456789abcdef"
+PATH_SECRET = "XXXXpathsecret0123456789"
+
+
+def test_secrets_in_the_url_path_and_query_are_sent_but_never_stored_or_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A ?token= URL and a Slack-style path given by url_file reach the receiver; no state
+    file, log line (DEBUG) or metric holds them, even after failed attempts."""
+    caplog.set_level(logging.DEBUG)
+    state = tmp_path / "state"
+    registry = CollectorRegistry()
+    with WebhookReceiver(replies=[503, 503]) as receiver:
+        url_file = tmp_path / "hook-url"
+        url_file.write_text(f"{receiver.url}/services/T000/B000/{PATH_SECRET}\n")
+        hooks = (WebhookConfig(name="query", on=("rollback",),
+                               url=f"{receiver.url}/hook?token={QUERY_TOKEN}"),
+                 WebhookConfig(name="slack", on=("rollback",), url_file=str(url_file)))
+        dispatcher = WebhookDispatcher(
+            ActionsConfig(webhooks=hooks, retry=RetryConfig(base_delay_s=0.05)), state,
+            create_metrics(registry), environ={})
+        try:
+            dispatcher.send(_verdict())
+            assert dispatcher.flush(timeout_s=20.0)
+        finally:
+            dispatcher.close()
+        paths = sorted(r.path for r in receiver.received if r.status == 200)
+    assert paths == [f"/hook?token={QUERY_TOKEN}", f"/services/T000/B000/{PATH_SECRET}"]
+    assert "holds a credential (the query parameter 'token')" in caplog.text
+    texts = {p.name: p.read_bytes() for p in state.iterdir()}
+    texts["log"] = caplog.text.encode()
+    texts["metrics"] = generate_latest(registry)
+    for name, data in texts.items():
+        for secret in (QUERY_TOKEN, PATH_SECRET):
+            assert secret.encode() not in data, (name, secret)
+
+
+def test_outbox_rows_from_older_versions_lose_a_secret_url(tmp_path: Path) -> None:
+    """A pending row stored with a ?token= URL in clear is rewritten to the reference when
+    the dispatcher opens, and still delivered to the full URL."""
+    with WebhookReceiver() as receiver:
+        url = f"{receiver.url}/hook?token={QUERY_TOKEN}"
+        outbox = Outbox(tmp_path / "outbox.sqlite3")
+        outbox.record("cart", "2.0", "rollback", "cwd-1", [Request(
+            webhook="query", decision_id="cwd-1", method="POST", url=url, headers=(),
+            body=b"{}")])
+        outbox.close()
+        dispatcher = WebhookDispatcher(
+            ActionsConfig(webhooks=(WebhookConfig(name="query", url=url),)), tmp_path,
+            create_metrics(CollectorRegistry()), environ={})
+        try:
+            with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+                stored = [row[0] for row in db.execute("SELECT url FROM outbox")]
+            assert dispatcher.flush(timeout_s=20.0)
+        finally:
+            dispatcher.close()
+        assert [r.path for r in receiver.received] == [f"/hook?token={QUERY_TOKEN}"]
+    assert stored == ["secret-url:"]
+
+
+def test_a_url_file_without_a_url_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """url_file holding something else: ConfigError naming the key, not the content."""
+    url_file = tmp_path / "hook-url"
+    url_file.write_text("not-a-url-but-a-secret-0123456789")
+    hook = WebhookConfig(name="a", url_file=str(url_file))
+    with pytest.raises(ConfigError) as err:
+        WebhookDispatcher(ActionsConfig(webhooks=(hook,)), tmp_path,
+                          create_metrics(CollectorRegistry()), environ={})
+    assert err.value.key == "actions.webhooks.0.url_file"
+    assert "0123456789" not in str(err.value)
