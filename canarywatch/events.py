@@ -124,6 +124,9 @@ class LogEvent:
     body: str
     trace_id: str = ""
     span_id: str = ""
+    # A structured line's fields other than its message, level, time, service, version and
+    # trace context, as (name, text) pairs: evidence shown with example lines, never mined.
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 Event = SpanEvent | LogEvent

@@ -24,6 +24,9 @@ NEW = "new"
 UNEXPECTED_FREQUENCY = "unexpected_frequency"
 KNOWN = "known"
 
+# One example line: (body, trace id, a structured line's other fields as (name, text) pairs).
+Example = tuple[str, str, tuple[tuple[str, str], ...]]
+
 
 @dataclass(slots=True)
 class TemplateInfo:
@@ -32,25 +35,35 @@ class TemplateInfo:
     severity: Severity
     first_seen_unix_nano: int
     versions: set[str] = field(default_factory=set)  # every version that ever logged it
-    examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # version -> lines
+    # version -> example lines: (body, trace id, a structured line's other fields)
+    examples: dict[str, list[Example]] = field(default_factory=dict)
 
     def observe(self, ev: LogEvent, version: str, max_examples: int) -> None:
         self.severity = max(self.severity, ev.severity)
         self.versions.add(version)
         lines = self.examples.setdefault(version, [])
         if len(lines) < max_examples:
-            lines.append((ev.body, ev.trace_id))
+            lines.append((ev.body, ev.trace_id, ev.attributes))
 
     def to_json(self) -> dict[str, Any]:
         return {"severity": int(self.severity), "first_seen": self.first_seen_unix_nano,
                 "versions": sorted(self.versions),
-                "examples": {v: [list(x) for x in xs] for v, xs in self.examples.items()}}
+                "examples": {v: [[b, t, [list(kv) for kv in a]] if a else [b, t]
+                                 for b, t, a in xs] for v, xs in self.examples.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TemplateInfo:
         return cls(Severity(int(data["severity"])), int(data["first_seen"]),
                    set(data["versions"]),
-                   {v: [(str(b), str(t)) for b, t in xs] for v, xs in data["examples"].items()})
+                   {v: [_example_from_json(x) for x in xs]
+                    for v, xs in data["examples"].items()})
+
+
+def _example_from_json(item: list[Any]) -> Example:
+    """[body, trace id] or [body, trace id, [[name, text], ...]] (state before and after
+    structured lines kept their fields)."""
+    attributes = tuple((str(k), str(v)) for k, v in item[2]) if len(item) > 2 else ()
+    return str(item[0]), str(item[1]), attributes
 
 
 def failing_severities(config: AnalysisConfig) -> frozenset[Severity]:
@@ -95,9 +108,9 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
         else:
             summary = (f"{level} template {text!r}{where}: {c} lines in {canary_version} vs "
                        f"{b} in {baseline_version}, {_fmt_ratio(ratio)} its share of the traffic")
-        examples = [_example(v, body, trace_id)
+        examples = [_example(v, *line)
                     for v in (canary_version, baseline_version)
-                    for body, trace_id in info.examples.get(v, [])]
+                    for line in info.examples.get(v, [])]
         frames: list[str] = next((e["frames"] for e in examples if e.get("frames")), [])
         reason = Reason(
             signal=Signal.LOG_SIGNATURE, summary=summary, failed=False, p_value=p_value,
@@ -119,9 +132,13 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
     return out
 
 
-def _example(version: str, body: str, trace_id: str) -> dict[str, Any]:
-    """One example line; a stack trace's first application frames ride along as evidence."""
+def _example(version: str, body: str, trace_id: str,
+             attributes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """One example line; a stack trace's first application frames and a structured line's
+    other fields ride along as evidence."""
     example: dict[str, Any] = {"version": version, "body": body, "trace_id": trace_id}
+    if attributes:
+        example["attributes"] = dict(attributes)
     if "\n" in body:
         frames = application_frames(body)
         if frames:

@@ -142,10 +142,12 @@ class JsonLineDecoder(_LineDecoder):
             raise DecodeError(record.origin, "a JSON log line must be an object",
                               RejectReason.NOT_A_JSON_LOG)
         f = self.fields
+        used: set[str] = set()
         message = lookup(obj, f.message)
         if message is None:  # structured loggers' own names: msg, log, event ...
             found = first_field(obj, MESSAGE_FIELDS, text_only=True)
             message = None if found is None else found[1]
+            used.add("" if found is None else found[0])
         if message is None:
             raise DecodeError(record.origin,
                               f"no message at {f.message!r} (logs.fields.message)",
@@ -155,36 +157,96 @@ class JsonLineDecoder(_LineDecoder):
         if error is not None and error[1] is not message:
             # A stack trace or error beside the message is part of the record (logback's
             # JSON encoders write ``stack_trace``, zap ``error``): the signature needs it.
+            used.add(error[0])
             cause = as_text(error[1]).strip()
             body = f"{body}\n{cause}" if "\n" in cause else f"{body} {error[0]}: {cause}"
         service = as_text(lookup(obj, f.service)) or record.service or self.default_service
         version = as_text(lookup(obj, f.version)) or record.version or self.default_version
-        trace_id = lookup(obj, f.trace_id)
-        at_ns = parse_time(self._time(obj))
+        mapped = lookup(obj, f.trace_id)  # as the user mapped it, whatever its form
+        trace_id = mapped.lower() if isinstance(mapped, str) and mapped else _context_id(
+            obj, TRACE_ID_FIELDS, (16, 32), used)
+        span_id = _context_id(obj, SPAN_ID_FIELDS, (16,), used)
+        at_ns = parse_time(self._time(obj, used))
         if at_ns is not None and not MIN_UNIX_NANO <= at_ns <= MAX_UINT64:
             raise DecodeError(record.origin, f"time field {f.time!r} holds {at_ns} ns, before "
                               "2000-01-01 or beyond the uint64 range",
                               RejectReason.TIME_BEFORE_2000 if at_ns < MIN_UNIX_NANO
                               else RejectReason.TIME_BEYOND_UINT64)
+        severity = self._level(obj, used)
+        used.update((f.message, f.service, f.version, f.trace_id))
         return (LogEvent(
-            service, version, self._clock.resolve(record.origin, at_ns),
-            self._level(obj), body,
-            trace_id.lower() if isinstance(trace_id, str) else ""),)
+            service, version, self._clock.resolve(record.origin, at_ns), severity, body,
+            trace_id, span_id, _attributes(obj, used)),)
 
-
-    def _time(self, obj: dict[str, object]) -> object:
+    def _time(self, obj: dict[str, object], used: set[str]) -> object:
+        used.add(self.fields.time)
         at = lookup(obj, self.fields.time)
         if at is None:
             found = first_field(obj, TIME_FIELDS)
             at = None if found is None else found[1]
+            used.add("" if found is None else found[0])
         return at
 
-    def _level(self, obj: dict[str, object]) -> Severity:
+    def _level(self, obj: dict[str, object], used: set[str]) -> Severity:
+        used.add(self.fields.level)
         level = lookup(obj, self.fields.level)
         if level is None:
             found = first_field(obj, LEVEL_FIELDS)
             level = None if found is None else found[1]
+            used.add("" if found is None else found[0])
         return level_of(level)
+
+
+# Where structured loggers put the trace context (after ``logs.fields.trace_id``): the
+# OpenTelemetry Java agent's MDC (``trace_id``), OTLP/JSON and Micrometer/Sleuth
+# (``traceId``), Elastic Common Schema (``trace.id``), OpenTelemetry Python's logging
+# instrumentation (``otelTraceID``), Google Cloud Logging (``logging.googleapis.com/trace``,
+# ``projects/P/traces/ID``).
+TRACE_ID_FIELDS = ("trace_id", "traceId", "trace.id", "traceid", "otelTraceID",
+                   "logging.googleapis.com/trace")
+SPAN_ID_FIELDS = ("span_id", "spanId", "span.id", "spanid", "otelSpanID",
+                  "logging.googleapis.com/spanId")
+MAX_ATTRIBUTES = 16  # fields kept per line as evidence
+MAX_ATTRIBUTE_CHARS = 200
+
+
+def _hex_id(value: object, lengths: tuple[int, ...]) -> str:
+    """A W3C trace-context id (lower-case hex of one of ``lengths``), else ""."""
+    if not isinstance(value, str):
+        return ""
+    text = value.rpartition("/")[2].strip().lower()  # GCP: projects/P/traces/ID
+    if len(text) in lengths and all(c in "0123456789abcdef" for c in text) \
+            and text.strip("0"):
+        return text
+    return ""
+
+
+def _context_id(obj: Mapping[str, object], names: tuple[str, ...], lengths: tuple[int, ...],
+                used: set[str]) -> str:
+    for name in names:
+        value = obj.get(name)
+        if value is None and "." in name:
+            value = lookup(obj, name)
+        if value is not None:
+            used.add(name)
+            return _hex_id(value, lengths)
+    return ""
+
+
+def _attributes(obj: Mapping[str, object], used: set[str]) -> tuple[tuple[str, str], ...]:
+    """The fields of a line that are neither its message nor what was read from it, as
+    (name, text) pairs: at most MAX_ATTRIBUTES, each cut at MAX_ATTRIBUTE_CHARS."""
+    out: list[tuple[str, str]] = []
+    heads = {path.partition(".")[0] for path in used}  # an object a read path went into
+    for name, value in obj.items():
+        if name in used or name in heads or value in (None, "", [], {}):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, default=str)[
+            :MAX_ATTRIBUTE_CHARS] if isinstance(value, (dict, list)) else as_text(value)
+        out.append((name, text[:MAX_ATTRIBUTE_CHARS]))
+        if len(out) >= MAX_ATTRIBUTES:
+            break
+    return tuple(out)
 
 
 class TextLineDecoder(_LineDecoder):

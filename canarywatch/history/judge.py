@@ -250,7 +250,7 @@ class HistoryJudge:
                        f"against {view.describe}")
             extra = _history_details(view, known, p, ratio)
         examples = [{"version": canary_version, "body": body, "trace_id": trace_id}
-                    for body, trace_id in info.examples.get(canary_version, [])]
+                    for body, trace_id, *_ in info.examples.get(canary_version, [])]
         reason = Reason(
             signal=Signal.LOG_SIGNATURE, summary=summary, failed=False, p_value=p,
             effect_size=None if math.isinf(ratio) else ratio, template_id=tid, template=text,

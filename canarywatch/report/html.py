@@ -23,6 +23,7 @@ from canarywatch.report.plots import (
     templates_svg,
     verdict_timeline_svg,
 )
+from canarywatch.report.text import example_body
 from canarywatch.report.timeline import CanaryTimeline, TimelineRecorder
 
 MAX_ENDPOINTS = 3
@@ -58,7 +59,7 @@ def _examples(reason: Reason) -> list[tuple[str, str]]:
         if key == "examples":
             for ex in value[:MAX_EXAMPLES]:
                 if isinstance(ex, dict):
-                    out.append((str(ex.get("body", "")), str(ex.get("trace_id") or "")))
+                    out.append((example_body(ex), str(ex.get("trace_id") or "")))
                 else:
                     out.append((str(ex), ""))
         elif "trace" in key:  # error and slow request trace ids of span signals

@@ -26,6 +26,15 @@ class TextOut(Protocol):
     def write(self, text: str, /) -> object: ...
 
 
+def example_body(example: dict[str, object]) -> str:
+    """An example line as shown: its body, then a structured line's other fields."""
+    body = str(example.get("body", ""))
+    attributes = example.get("attributes")
+    if isinstance(attributes, dict) and attributes:
+        body += "  {" + " ".join(f"{k}={v}" for k, v in attributes.items()) + "}"
+    return body
+
+
 def _examples(reason: Reason) -> list[str]:
     out: list[str] = []
     for key, value in reason.details:
@@ -33,7 +42,7 @@ def _examples(reason: Reason) -> list[str]:
             continue
         for example in value[:_MAX_EXAMPLES]:
             if isinstance(example, dict):
-                line = str(example.get("body", ""))
+                line = example_body(example)
                 trace = example.get("trace_id") or ""
                 out.append(f"{line}  (trace {trace})" if trace else line)
             else:

@@ -148,6 +148,15 @@ def test_json_lines_new_error_message_rolls_back(
     code, final = _replay(path, capsys)
     assert code == 3
     assert any("schema migration" in t for t in _failed_templates(final))
+    # the line's other fields are evidence beside the example, never template text
+    reasons = final["reasons"]
+    assert isinstance(reasons, list)
+    failed = next(r for r in reasons if r.get("failed") and "schema" in str(r.get("template")))
+    assert "host" not in str(failed["template"]) and "5432" not in str(failed["template"])
+    examples = failed["examples"]
+    assert examples and all(e["attributes"]["port"] == "5432" and
+                            e["attributes"]["host"] in HOSTS and "msg" not in e["attributes"]
+                            and "level" not in e["attributes"] for e in examples)
 
 
 def test_json_lines_new_host_values_only_are_not_new(

@@ -197,3 +197,41 @@ def test_timezone_offsets_round_trip() -> None:
         {"message": "m", "time": "2026-11-20T05:05:12-05:00"})))
     expected = datetime(2026, 11, 20, 5, 5, 12, tzinfo=timezone(timedelta(hours=-5)))
     assert event.time_unix_nano == ns(expected)
+
+
+def test_a_json_lines_other_fields_are_kept_as_attributes_not_body() -> None:
+    """Fields beyond message, level, time, service, version and trace context are the
+    event's attributes (evidence), in the line's order, values as text."""
+    line = {"ts": 1763636712.5, "level": "error", "msg": "payment declined",
+            "service": "checkout", "version": "1.5.0", "order_id": 8812, "retry": True,
+            "card": {"brand": "visa"}, "empty": "", "trace_id": "5bcb0b6f4130776240d8b6a2d487b2b8"}
+    event = one(JsonLineDecoder().decode(json_record(line)))
+    assert event.body == "payment declined"
+    assert event.attributes == (("order_id", "8812"), ("retry", "true"),
+                                ("card", '{"brand": "visa"}'))
+
+
+def test_attributes_are_bounded_in_count_and_length() -> None:
+    line = {"msg": "x", **{f"k{i}": "v" * 500 for i in range(40)}}
+    event = one(JsonLineDecoder().decode(json_record(line)))
+    assert len(event.attributes) == 16
+    assert all(len(value) == 200 for _, value in event.attributes)
+
+
+@pytest.mark.parametrize(("fields", "trace_id", "span_id"), [
+    ({"traceId": "5BCB0B6F4130776240D8B6A2D487B2B8", "spanId": "40D8B6A2D487B2B8"},
+     "5bcb0b6f4130776240d8b6a2d487b2b8", "40d8b6a2d487b2b8"),  # OTLP/JSON, Micrometer
+    ({"trace": {"id": "5bcb0b6f4130776240d8b6a2d487b2b8"}, "span": {"id": "40d8b6a2d487b2b8"}},
+     "5bcb0b6f4130776240d8b6a2d487b2b8", "40d8b6a2d487b2b8"),  # Elastic Common Schema
+    ({"otelTraceID": "5bcb0b6f4130776240d8b6a2d487b2b8", "otelSpanID": "40d8b6a2d487b2b8"},
+     "5bcb0b6f4130776240d8b6a2d487b2b8", "40d8b6a2d487b2b8"),  # OTel Python logging
+    ({"logging.googleapis.com/trace": "projects/shop/traces/5bcb0b6f4130776240d8b6a2d487b2b8",
+      "logging.googleapis.com/spanId": "40d8b6a2d487b2b8"},
+     "5bcb0b6f4130776240d8b6a2d487b2b8", "40d8b6a2d487b2b8"),  # Google Cloud Logging
+    ({"traceId": "not-a-trace-id", "spanId": "00000000000000000"}, "", ""),
+])
+def test_trace_context_is_read_where_structured_loggers_put_it(
+        fields: dict[str, object], trace_id: str, span_id: str) -> None:
+    event = one(JsonLineDecoder().decode(json_record({"msg": "x", **fields})))
+    assert (event.trace_id, event.span_id) == (trace_id, span_id)
+    assert event.attributes == ()  # trace context is not evidence twice

@@ -77,3 +77,12 @@ def test_unwritable_report_path_is_an_input_error(tmp_path: Path,
     target = tmp_path / "missing" / "r.html"
     assert main(["replay", "--html", str(target), *files]) == 2
     assert str(target) in capsys.readouterr().err
+
+
+def test_an_example_shows_a_structured_lines_fields_after_its_body() -> None:
+    from canarywatch.report.text import example_body
+
+    assert example_body({"body": "payment declined", "attributes": {"order": "8812",
+                                                                   "port": "5432"}}) == \
+        "payment declined  {order=8812 port=5432}"
+    assert example_body({"body": "plain line"}) == "plain line"
