@@ -42,9 +42,24 @@ class CancelledOnClose(logging.Filter):
 _CANCELLED_ON_CLOSE = CancelledOnClose()
 
 
+class SlowIoTask(logging.Filter):
+    """Drops kafka-python 3's ``Task ... ran for 0.12s (>0.100s threshold). It is blocking
+    the event loop`` warning. Its network thread shares the GIL with the analysis, so on a
+    busy agent a task step waits for the interpreter now and then; that is load, not a
+    livelock in a coroutine, and a WARNING for it on every busy second tells an operator
+    nothing. Shown at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "It is blocking the event loop" not in str(record.msg)
+
+
+_SLOW_IO_TASK = SlowIoTask()
+
+
 def configure(level: str = "WARNING", fmt: str = "text") -> None:
     """Log to stderr at ``level`` (text or one JSON object per line). kafka-python's own INFO
-    chatter is shown only at DEBUG; its close-time ``Cancelled`` error never."""
+    chatter and its slow-IO-task warnings are shown only at DEBUG; its close-time
+    ``Cancelled`` error never."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -59,3 +74,8 @@ def configure(level: str = "WARNING", fmt: str = "text") -> None:
     cluster = logging.getLogger("kafka.cluster")
     if _CANCELLED_ON_CLOSE not in cluster.filters:
         cluster.addFilter(_CANCELLED_ON_CLOSE)
+    selector = logging.getLogger("kafka.net.selector")
+    if kafka_level == logging.DEBUG:
+        selector.removeFilter(_SLOW_IO_TASK)
+    elif _SLOW_IO_TASK not in selector.filters:
+        selector.addFilter(_SLOW_IO_TASK)

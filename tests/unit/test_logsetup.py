@@ -28,3 +28,26 @@ def test_metadata_loop_cancelled_on_close_is_not_an_error(
     assert "ERROR kafka.cluster: Metadata refresh loop error: KafkaConnectionError" in err
     assert "Updated metadata" not in err
     assert "WARNING kafka.conn: broker unreachable" in err
+
+
+def test_kafka_slow_io_task_warning_shows_only_at_debug(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """kafka-python 3's network thread warns when a task step waited for the GIL behind the
+    analysis; at INFO that is noise (the demo printed it), at DEBUG it is shown."""
+    slow = ("Task <kafka.net.selector.Task object at 0x7f> ran for 0.124s (>0.100s "
+            "threshold). It is blocking the event loop -- likely a tight sync loop inside a "
+            "coroutine. Other pollers will time out.")
+    selector = logging.getLogger("kafka.net.selector")
+    try:
+        logsetup.configure("INFO")
+        selector.warning(slow)
+        selector.warning("Task left RUNNING after step; demoting to UNSCHEDULED")
+        quiet = capsys.readouterr().err
+        logsetup.configure("DEBUG")
+        selector.warning(slow)
+        loud = capsys.readouterr().err
+    finally:
+        logsetup.configure("WARNING")
+    assert "blocking the event loop" not in quiet
+    assert "demoting to UNSCHEDULED" in quiet  # other warnings of that logger still show
+    assert "blocking the event loop" in loud
