@@ -153,6 +153,7 @@ class Pipeline:
         self._interval_ns = config.analysis.evaluation_interval_ns
         self._pending = PendingEntries()
         self._watermark = 0
+        self._newest_fed = 0  # the newest event time fed on any stream (ahead of the clock)
         self._released_to = 0  # every event at or before this time has been processed
         self._next_eval = 0
         self._current: dict[tuple[str, str], Verdict] = {}
@@ -231,6 +232,7 @@ class Pipeline:
         """
         newest = batch.newest_unix_nano
         if stream is not None and newest:
+            self._newest_fed = max(self._newest_fed, newest)
             newest = self._stream_clock(stream, newest)
         self._feed(batch.entries, newest)
 
@@ -269,6 +271,9 @@ class Pipeline:
         self._flush_tally()
 
     def finish(self) -> ReplayResult:
+        """The input has ended: process everything still held (events of a stream ahead of
+        the others' clock too) and return the result."""
+        self._watermark = max(self._watermark, self._newest_fed)
         self.drain()
         if self._released_to:
             self._evaluate(self._released_to)

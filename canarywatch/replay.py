@@ -14,13 +14,13 @@ import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from canarywatch.events import Event
+from canarywatch.decode.batch import DecodedBatch, batch_of
 from canarywatch.pipeline import Pipeline, ReplayResult, event_time
 from canarywatch.sources.base import Source
 from canarywatch.sources.files import FileSource
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 TimeRange = tuple[int, int]  # [from, to) event time, Unix nanoseconds
 
-_CHUNK = 2048
+_PROGRESS_EVERY = 2048  # events between two progress calls
 
-# Called after each chunk with (events so far, event time of the chunk's last event).
+# Called every few thousand events with (events so far, newest event time of the last record).
 Progress = Callable[[int, int], None]
 
 
@@ -74,54 +74,103 @@ class ReplayRun:
         return any(tally.events for tally in self.inputs)
 
 
-def _events(source: Source, pipeline: Pipeline, tally: InputTally,
-            between: TimeRange | None = None) -> Iterator[Event]:
+def _batches(source: Source, pipeline: Pipeline, tally: InputTally,
+             between: TimeRange | None = None) -> Generator[DecodedBatch, None, None]:
+    """The non-empty batches of ``source``'s records, decoded by the daemon's fast path
+    (:meth:`Pipeline.decode_batch`); what each record gave is added to ``tally``.
+
+    With a time range, records are decoded in full (every span an event with its own time)
+    and only the events in ``[from, to)`` are kept: a counted-span group has one time for
+    many spans, so it cannot be cut at the range's edges.
+    """
     source.start()
     counts = pipeline.counts
     try:
         for record in source:
             before = counts.rejected
-            events = pipeline.decode(record)
+            if between is None:
+                batch = pipeline.decode_batch(record)
+                items = batch.items
+            else:
+                lo, hi = between
+                events = pipeline.decode(record)
+                items = len(events)
+                batch = batch_of([ev for ev in events if lo <= event_time(ev) < hi])
             if counts.rejected != before:
                 tally.rejected += counts.rejected - before
                 if tally.first_reject is None:
                     last = pipeline.rejects.last
                     tally.first_reject = last.detail if last is not None else record.error
-            tally.events += len(events)
-            if between is None:
-                yield from events
-            else:
-                lo, hi = between
-                yield from (ev for ev in events if lo <= event_time(ev) < hi)
+            tally.events += items
+            if batch.entries:
+                yield batch
     finally:
         source.stop()
+
+
+def _oldest(batch: DecodedBatch) -> int:
+    oldest: int = min(map(itemgetter(0), batch.entries))
+    return oldest
 
 
 def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
                    names: Sequence[str] | None = None,
                    progress: Progress | None = None,
                    between: TimeRange | None = None) -> ReplayRun:
-    """Merge the sources' events by event time and run them through ``pipeline``.
+    """Merge the sources' records by event time and run them through ``pipeline``.
 
-    Ctrl-C (KeyboardInterrupt) ends the replay early: the events read so far are processed and
-    the run comes back with ``partial`` set.
+    The merge works on whole records, as the daemon reads Kafka partitions: the source whose
+    next record holds the oldest event is read next, and each source is a stream with its own
+    watermark (:meth:`Pipeline.feed_batch`), so a source read ahead (a collector batch of 30
+    s) holds nothing back and nothing of the others arrives late; the pipeline's reorder
+    buffer puts the events in time order. No per-event work is done here.
+
+    Ctrl-C (KeyboardInterrupt) ends the replay early: the records read so far are processed
+    and the run comes back with ``partial`` set.
     """
     tallies = [InputTally(names[i] if names else repr(s)) for i, s in enumerate(sources)]
-    streams = [_events(s, pipeline, t, between) for s, t in zip(sources, tallies, strict=True)]
-    merged = heapq.merge(*streams, key=event_time) if len(streams) != 1 else iter(streams[0])
+    streams = [_batches(s, pipeline, t, between) for s, t in zip(sources, tallies, strict=True)]
+    labels = [f"input {i}" for i in range(len(streams))]
     done = 0
+    reported = 0
     last = 0
     partial = False
     log.info("replaying %d input(s)", len(sources))
     try:
-        while chunk := list(islice(merged, _CHUNK)):
-            pipeline.feed_events(chunk)
-            done += len(chunk)
-            last = event_time(chunk[-1])
-            if progress is not None:
+        heap: list[tuple[int, int, DecodedBatch]] = []
+        for i, stream in enumerate(streams):
+            first = next(stream, None)
+            if first is not None:
+                heap.append((_oldest(first), i, first))
+        heapq.heapify(heap)
+        merged = len(heap) > 1
+        active = {labels[i] for _, i, _ in heap}
+        if merged:
+            pipeline.set_waiting(active)
+        feed = pipeline.feed_batch
+        while heap:
+            _, i, batch = heap[0]
+            feed(batch, labels[i] if merged else None)
+            done += batch.items
+            last = batch.newest_unix_nano
+            following = next(streams[i], None)
+            if following is None:
+                heapq.heappop(heap)
+                active.discard(labels[i])
+                if merged:
+                    pipeline.set_waiting(active)
+            else:
+                heapq.heapreplace(heap, (_oldest(following), i, following))
+            if progress is not None and done - reported >= _PROGRESS_EVERY:
+                reported = done
                 progress(done, last)
     except KeyboardInterrupt:
         partial = True
+    finally:
+        for stream in streams:
+            stream.close()
+    if progress is not None and done != reported:
+        progress(done, last)
     result = pipeline.finish()
     return ReplayRun(result, tuple(tallies), partial=partial,
                      stopped_at_unix_nano=last if partial else 0,
