@@ -96,9 +96,15 @@ def severity_number(value: object) -> int:
     return 0
 
 
+# Severity.from_number of 0..24, looked up per log record instead of computed
+_SEVERITY_OF_NUMBER: tuple[Severity, ...] = tuple(Severity.from_number(n) for n in range(25))
+
+
 def severity_of(number: int, text: str) -> Severity:
     """Severity from the OTel severity number, else from its text."""
     if number:
+        if 0 < number <= 24:
+            return _SEVERITY_OF_NUMBER[number]
         return Severity.from_number(number)
     return Severity.from_text(text) if text else Severity.UNSPECIFIED
 

@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from canarywatch.decode.batch import DecodedBatch, batch_of
 from canarywatch.decode.otlp_json import JsonDecoder, in_words
+from canarywatch.decode.otlp_json_fast import FastJsonDecoder, UnusualRecordError
 from canarywatch.decode.otlp_proto import ProtoDecoder
 from canarywatch.errors import DecodeError
 from canarywatch.events import Event
@@ -57,6 +58,7 @@ class OtlpDecoder:
         self.rejects = rejects if rejects is not None else RejectTally()
         self.proto = ProtoDecoder(version_keys, count_group_ns, self.rejects, path_rules)
         self.json = JsonDecoder(version_keys, self.rejects, path_rules)
+        self.fast_json = FastJsonDecoder(self.json, count_group_ns)
 
     def share_rejects(self, rejects: RejectTally) -> None:
         """Count left-out spans and log records in ``rejects`` from now on."""
@@ -84,10 +86,14 @@ class OtlpDecoder:
 
     def decode_batch(self, record: Record) -> DecodedBatch:
         """Like :meth:`decode`, with the spans analysis does not read only counted (see
-        :mod:`canarywatch.decode.batch`); OTLP/JSON is decoded in full."""
+        :mod:`canarywatch.decode.batch`); OTLP/JSON through msgspec's lean schema
+        (:mod:`canarywatch.decode.otlp_json_fast`), anything unusual through the reference."""
         payload = _payload(record)
         if is_json(payload):
-            return batch_of(self._decode_payload(payload, record.kind, record.origin))
+            try:
+                return self.fast_json.batch(payload, record.kind)
+            except UnusualRecordError:  # the reference decides (and counts) the unusual
+                return batch_of(self._decode_payload(payload, record.kind, record.origin))
         proto = self.proto
         return _read_proto(payload, record.kind, record.origin,
                            proto.span_batch, proto.log_batch)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from canarywatch.decode.common import (
@@ -127,10 +127,12 @@ class JsonDecoder:
                  path_rules: Mapping[str, str] | None = None) -> None:
         self.version_keys = tuple(version_keys)
         self.rejects = rejects if rejects is not None else RejectTally()
-        self._slots = slots_with_versions(self.version_keys)
-        self._endpoints = EndpointNames(path_rules)
+        self.slots = slots_with_versions(self.version_keys)
+        self.endpoints = EndpointNames(path_rules)
 
-    def _resource(self, container: Mapping[str, Any]) -> tuple[str, str | None]:
+    def resource_of(self, container: Mapping[str, Any]) -> tuple[str, str | None]:
+        """``service.name`` and the first present version key of a ResourceSpans /
+        ResourceLogs object's resource."""
         attributes = _attributes((container.get("resource") or {}).get("attributes"))
         service = as_text(attributes.get("service.name")) or UNKNOWN_SERVICE
         return service, _first_version(attributes, self.version_keys)
@@ -149,7 +151,7 @@ class JsonDecoder:
         KeyError / TypeError / ValueError when its structure above the spans is malformed."""
         out: list[SpanEvent] = []
         for rs in _get(data, "resourceSpans", "resource_spans") or ():
-            service, resource_version = self._resource(rs)
+            service, resource_version = self.resource_of(rs)
             for ss in _get(rs, "scopeSpans", "scope_spans") or ():
                 for s in ss.get("spans") or ():
                     try:
@@ -164,40 +166,46 @@ class JsonDecoder:
                            "startTimeUnixNano")
         end = json_nanos(_get(s, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")
         check_span_times(start, end)
-        slots = self._slots
         present = {kv["key"]: kv.get("value") for kv in s.get("attributes") or ()
-                   if kv["key"] in slots}
-        values: dict[int, object] = {}
-        for key, slot in slots.items():  # the first key of a slot wins; a repeated key: its last
-            if key in present and slot not in values:
-                values[slot] = json_value(present[key])
-        version = resource_version
-        if version is None:
-            ranked = sorted(k for k in values if k >= VERSION_SLOT and as_text(values[k]))
-            version = as_text(values[ranked[0]]) if ranked else None
-        texts = [v if isinstance(v, str) else None
-                 for v in (values.get(i) for i in range(VERSION_SLOT))]
-        status = as_status(values.get(STATUS))
+                   if kv["key"] in self.slots}
         name = str(s.get("name") or "")
+        endpoint, status, version = self.attribute_meaning(name, present, json_value)
+        if resource_version is not None:
+            version = resource_version
         kind = s.get("kind") or 0
         span_kind = _KIND_NAMES.get(kind.strip().upper(), SpanKind.UNSPECIFIED) \
             if isinstance(kind, str) and not kind.strip().isdigit() else kind_of(int(kind))
         code = _enum((s.get("status") or {}).get("code"), _STATUS_NAMES)
         is_error = code == STATUS_CODE_ERROR or (status or 0) >= 500
         exceptions = tuple(
-            _exception(e) for e in s.get("events") or () if e.get("name") == "exception")
+            exception_of(e) for e in s.get("events") or () if e.get("name") == "exception")
         return span_event(
-            service, version, name, span_kind,
-            self._endpoints.name(texts, name),
-            start, end, is_error, status, hex_id(_get(s, "traceId", "trace_id")),
-            hex_id(_get(s, "spanId", "span_id")), exceptions)
+            service, version, name, span_kind, endpoint, start, end, is_error, status,
+            hex_id(_get(s, "traceId", "trace_id")), hex_id(_get(s, "spanId", "span_id")),
+            exceptions)
+
+    def attribute_meaning(self, name: str, present: Mapping[str, object],
+                          read: Callable[[Any], object]) -> tuple[str, int | None, str | None]:
+        """Endpoint, HTTP status and record-level version of a span called ``name`` from its
+        attributes of interest (key -> AnyValue, still as written; ``read`` makes a plain
+        value of one): the first key of a slot present decides it, a repeated key its last
+        value; the version is the first version key with text."""
+        values: dict[int, object] = {}
+        for key, slot in self.slots.items():
+            if key in present and slot not in values:
+                values[slot] = read(present[key])
+        ranked = sorted(k for k in values if k >= VERSION_SLOT and as_text(values[k]))
+        version = as_text(values[ranked[0]]) if ranked else None
+        texts = [v if isinstance(v, str) else None
+                 for v in (values.get(i) for i in range(VERSION_SLOT))]
+        return self.endpoints.name(texts, name), as_status(values.get(STATUS)), version
 
     def logs(self, data: Json, origin: str = "") -> list[LogEvent]:
         """Every usable log record of a LogsData object (the others counted in ``rejects``);
         KeyError / TypeError / ValueError when its structure above the records is bad."""
         out: list[LogEvent] = []
         for rl in _get(data, "resourceLogs", "resource_logs") or ():
-            service, resource_version = self._resource(rl)
+            service, resource_version = self.resource_of(rl)
             for sl in _get(rl, "scopeLogs", "scope_logs") or ():
                 for r in _get(sl, "logRecords", "log_records") or ():
                     try:
@@ -227,7 +235,8 @@ class JsonDecoder:
             hex_id(_get(r, "traceId", "trace_id")), hex_id(_get(r, "spanId", "span_id")))
 
 
-def _exception(event: Json) -> ExceptionRecord:
+def exception_of(event: Json) -> ExceptionRecord:
+    """A span event named ``exception`` as the exception it records."""
     attributes = _attributes(event.get("attributes"))
     return ExceptionRecord(as_text(attributes.get("exception.type")),
                            as_text(attributes.get("exception.message")),
