@@ -179,22 +179,24 @@ class JsonLineDecoder(_LineDecoder):
             trace_id, span_id, _attributes(obj, used)),)
 
     def _time(self, obj: dict[str, object], used: set[str]) -> object:
-        used.add(self.fields.time)
-        at = lookup(obj, self.fields.time)
-        if at is None:
-            found = first_field(obj, TIME_FIELDS)
-            at = None if found is None else found[1]
-            used.add("" if found is None else found[0])
-        return at
+        return _mapped_or_known(obj, self.fields.time, TIME_FIELDS, used)
 
     def _level(self, obj: dict[str, object], used: set[str]) -> Severity:
-        used.add(self.fields.level)
-        level = lookup(obj, self.fields.level)
-        if level is None:
-            found = first_field(obj, LEVEL_FIELDS)
-            level = None if found is None else found[1]
-            used.add("" if found is None else found[0])
-        return level_of(level)
+        return level_of(_mapped_or_known(obj, self.fields.level, LEVEL_FIELDS, used))
+
+
+def _mapped_or_known(obj: dict[str, object], path: str, known: tuple[str, ...],
+                     used: set[str]) -> object:
+    """The value at the mapped ``path``, else at the first of the ``known`` names present;
+    the names read are added to ``used``."""
+    used.add(path)
+    value = lookup(obj, path)
+    if value is None:
+        found = first_field(obj, known)
+        if found is not None:
+            used.add(found[0])
+            value = found[1]
+    return value
 
 
 # Where structured loggers put the trace context (after ``logs.fields.trace_id``): the

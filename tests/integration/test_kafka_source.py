@@ -15,6 +15,14 @@ from canarywatch.sources.kafka import TEXT_HOLD_S, KafkaSource
 
 pytestmark = pytest.mark.integration
 
+# A stack trace as a shipper without multiline rules sends it (one message per line), then
+# the next statement.
+TRACE_LINES = [b"2026-01-01T00:00:00Z ERROR request failed",
+               b"java.lang.IllegalStateException: cart 81 is locked",
+               b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
+               b"Caused by: java.io.IOException: gone",
+               b"\t... 42 more",
+               b"2026-01-01T00:00:01Z INFO fine"]
 FAST: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
                         "max_poll_interval_ms": 10000}
 
@@ -70,12 +78,7 @@ def test_text_topic_stack_trace_lines_join_one_record(kafka_kit: Any) -> None:
     its header, positioned at its last line; the next line starts a new record."""
     text_topic = f"text-{kafka_kit.suffix}"
     kafka_kit.create(kafka_kit.spans_topic, kafka_kit.logs_topic, text_topic)
-    lines = [b"2026-01-01T00:00:00Z ERROR request failed",
-             b"java.lang.IllegalStateException: cart 81 is locked",
-             b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
-             b"Caused by: java.io.IOException: gone",
-             b"\t... 42 more",
-             b"2026-01-01T00:00:01Z INFO fine"]
+    lines = TRACE_LINES
     kafka_kit.produce(text_topic, lines)
     source = _source(kafka_kit, extra_log_topics=(
         ExtraLogTopic(topic=text_topic, format="text", service="edge", version="2.0"),))
@@ -94,12 +97,7 @@ def test_a_stack_trace_split_between_polls_stays_one_record(kafka_kit: Any) -> N
     record waits for them (and is not returned, so nothing is committed past it)."""
     text_topic = f"text-{kafka_kit.suffix}"
     kafka_kit.create(kafka_kit.spans_topic, kafka_kit.logs_topic, text_topic)
-    lines = [b"2026-01-01T00:00:00Z ERROR request failed",
-             b"java.lang.IllegalStateException: cart 81 is locked",
-             b"\tat com.shop.cart.CartService.lock(CartService.java:88)",
-             b"\tat com.shop.cart.CartController.get(CartController.java:41)",
-             b"Caused by: java.io.IOException: gone",
-             b"2026-01-01T00:00:01Z INFO fine"]
+    lines = TRACE_LINES
     source = _source(kafka_kit, extra_log_topics=(
         ExtraLogTopic(topic=text_topic, format="text", service="edge", version="2.0"),),
         text_hold_s=3.0)
