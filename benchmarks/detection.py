@@ -9,7 +9,10 @@ batches, log bodies mixed with real loghub lines) and replayed through the same 
 ``canarywatch replay`` with the default config. The reference judges read per-10 s metrics
 computed from the very same decoded events. Faults begin at ``FAULT_START_S``; a rollback
 before that counts as a false alarm of that run; detection delay is event time from the
-fault's start to the rollback. Prints one table and a summary line per judge; then the
+fault's start to the rollback. Beside each judge's median delay the table prints the
+detection floor (``oracle.py``: the earliest time one pre-specified test on the faulty signal
+alone reaches p <= 0.001) and the judge's median over it. Prints one table and a summary line
+per judge; then the
 history suite (``detection_history.py``): versions judged against a learned model of the old
 version's history, with no live baseline (blue-green) and beside a live one.
 """
@@ -33,6 +36,7 @@ from detection_history import run_history_suite
 from judges.flagger import flagger_rollback_s
 from judges.kayenta import kayenta_rollback_s
 from judges.metrics import StepMetrics
+from oracle import ORACLE_P, OracleRecorder
 
 from canarywatch.config import load
 from canarywatch.events import Action
@@ -131,6 +135,7 @@ class RunResult:
     seed: int
     rollback_s: tuple[float | None, ...]  # per judge, seconds after the run's start
     cpu_s: float
+    oracle_delay_s: float | None = None  # the detection floor (benchmarks/oracle.py)
 
 
 Task = tuple[int, int, float, tuple[str, ...], dict[str, Any]]
@@ -145,10 +150,12 @@ def run_one(task: Task) -> RunResult:
                                   log_corpus=corpus))
     pipeline = Pipeline(load(None, environ={}, overrides=overrides))
     metrics = StepMetrics(scenario.start_unix_nano)
+    oracle = OracleRecorder(scenario)
     for i, (kind, payload) in enumerate(generate_batches(scenario)):
         events = pipeline.decode(Record(payload, kind, f"sim:{i}"))
         for ev in events:
             metrics.observe(ev)
+            oracle.observe(ev)
         pipeline.feed_events(events)
     result = pipeline.finish()
     ours = next((v.at_unix_nano for v in result.changes if v.action is Action.ROLLBACK), None)
@@ -158,7 +165,7 @@ def run_one(task: Task) -> RunResult:
         flagger_rollback_s(metrics, scenario.canary_version, duration_s),
         kayenta_rollback_s(metrics, scenario.baseline_version, scenario.canary_version,
                            duration_s),
-    ), time.process_time() - started)
+    ), time.process_time() - started, oracle.delay_s() if case.truth == FAULT else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +199,25 @@ def _quantile(values: tuple[float, ...], q: float) -> str:
     return f"{values[index]:6.0f}"
 
 
+def _median(values: tuple[float, ...]) -> float | None:
+    """The same middle value :func:`_quantile` prints."""
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, round(0.5 * (len(values) - 1))))]
+
+
+def _ratio(delays: tuple[float, ...], floor: tuple[float, ...]) -> str:
+    """The judge's median delay over the oracle's median delay."""
+    ours, best = _median(delays), _median(floor)
+    if ours is None or best is None or best <= 0:
+        return "-"
+    return f"{ours / best:.2f}x"
+
+
 def print_table(by_case: dict[str, list[RunResult]]) -> None:
     header = (f"{'scenario':42} {'truth':13} {'judge':11} {'runs':>4} {'rollback':>8} "
-              f"{'false':>6} {'right':>6} {'med s':>6} {'p90 s':>6}")
+              f"{'false':>6} {'right':>6} {'med s':>6} {'p90 s':>6} {'floor s':>7} "
+              f"{'x floor':>7}")
     print(header)
     print("-" * len(header))
     totals: dict[str, dict[str, list[int]]] = {j: {} for j in JUDGES}
@@ -203,13 +226,15 @@ def print_table(by_case: dict[str, list[RunResult]]) -> None:
         results = by_case.get(case.name)
         if not results:
             continue
+        floor = tuple(sorted(r.oracle_delay_s for r in results if r.oracle_delay_s is not None))
         for j, judge in enumerate(JUDGES):
             row = score(case, results, j)
             false = row.early if case.truth == FAULT else row.rollback
             print(f"{case.name:42} {case.truth:13} {judge:11} {row.runs:4d} "
                   f"{_pct(row.rollback, row.runs):>8} {_pct(false, row.runs):>6} "
                   f"{_pct(row.correct, row.runs):>6} {_quantile(row.delays_s, 0.5)} "
-                  f"{_quantile(row.delays_s, 0.9)}")
+                  f"{_quantile(row.delays_s, 0.9)} {_quantile(floor, 0.5):>7} "
+                  f"{_ratio(row.delays_s, floor):>7}")
             group = "low traffic" if case.name.startswith("low traffic") else case.truth
             acc = totals[judge].setdefault(group, [0, 0, 0])
             acc[0] += row.runs
@@ -217,7 +242,9 @@ def print_table(by_case: dict[str, list[RunResult]]) -> None:
             acc[2] += row.correct
             if case.truth == FAULT and not case.name.startswith("low traffic"):
                 all_delays[judge].extend(row.delays_s)
-    print()
+    print(f"\nfloor s: median oracle delay (one pre-specified one-sided test on the faulty "
+          f"signal, post-onset data, p <= {ORACLE_P:g}; benchmarks/oracle.py); x floor: the "
+          "judge's median delay over it\n")
     for judge in JUDGES:
         t = totals[judge]
         same, benign, fault, low = (t.get(k, [0, 0, 0])
