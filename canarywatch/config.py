@@ -139,15 +139,18 @@ class AnalysisConfig(_Model):
     # Family-wise false-alarm budget per canary, spent across all looks and signals.
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
     # How often (event time) the judge looks at the data.
-    evaluation_interval_s: float = Field(default=10.0, gt=0)
+    evaluation_interval_s: float = Field(default=5.0, gt=0)
     # Canary evidence older than this is not used for a change that began later.
     window_s: float = Field(default=300.0, gt=0)
     # Every test also runs on this recent part of the window, so a fault that began late is
     # judged undiluted by the healthy minutes before it; 0 turns the second window off.
-    recent_window_s: float = Field(default=60.0, ge=0)
+    recent_window_s: float = Field(default=30.0, ge=0)
     # Minimum requests of each cohort on an endpoint (in the window) before its error-rate or
     # latency test may fail the canary.
     min_requests: int = Field(default=30, gt=0)
+    # ...except the latency test, which may fail with this many canary (and baseline)
+    # requests: its normal approximation is conservative in the far tail at small samples.
+    latency_min_requests: int = Field(default=10, gt=0)
     # Minimum canary occurrences of a template before it can fail the canary.
     min_template_count: int = Field(default=5, gt=0)
     # Latency effect-size gates: the shift must be above both to count.
@@ -160,6 +163,10 @@ class AnalysisConfig(_Model):
     # ...unless one look's evidence is overwhelming: a p-value below the look's threshold
     # times this factor rolls back at once (costs at most this share of the alpha budget).
     immediate_factor: float = Field(default=0.01, ge=0, le=1)
+    # Share of `alpha` for the always-valid count tests (mSPRT on everything since the
+    # canary's start: templates and endpoint error counts, no spending over looks, no
+    # persistence); the rest is spent over looks by the windowed tests. 0 turns them off.
+    always_valid_share: float = Field(default=0.5, ge=0, le=1)
     # Event time with enough traffic and no failing signal before `promote`.
     promote_after_s: float = Field(default=600.0, gt=0)
     # Event time over which `alpha` is spent: each look may spend

@@ -16,6 +16,7 @@ from canarywatch.analysis.base import SignalResult
 from canarywatch.analysis.endpoint_cap import EndpointCap
 from canarywatch.analysis.join import PendingLine, TraceJoin
 from canarywatch.analysis.logs import TemplateInfo, log_signals
+from canarywatch.analysis.sequential import sequential_signals
 from canarywatch.analysis.spans import span_signals
 from canarywatch.analysis.windows import Summary, VersionWindow
 from canarywatch.config import AnalysisConfig
@@ -184,7 +185,27 @@ class Analyzer:
             if history is not None:
                 found = history.refine(service, found, canary, canary_version)
             results.extend(_in_window(r, window_ns) for r in found)
+        if self._config.always_valid_share > 0:
+            results.extend(self._sequential(service, canary_window, baseline_window,
+                                            canary_version, baseline_version,
+                                            now_unix_nano, template_text))
         return results, exposure
+
+    def _sequential(self, service: str, canary_window: VersionWindow,  # noqa: PLR0917
+                    baseline_window: VersionWindow, canary_version: str,
+                    baseline_version: str, now_unix_nano: int,
+                    template_text: Callable[[int], str]) -> list[SignalResult]:
+        """The always-valid count tests on everything since the canary's start."""
+        canary = canary_window.since_start(now_unix_nano + 1)
+        baseline = baseline_window.since_start(now_unix_nano + 1)
+        found = sequential_signals(
+            canary, baseline, self._templates.get(service, {}),
+            canary_version=canary_version, baseline_version=baseline_version,
+            config=self._config, template_text=template_text,
+            per_endpoint=_per_endpoint(canary, baseline))
+        if self._history is not None:
+            found = self._history.refine(service, found, canary, canary_version)
+        return found
 
     def _history_signals(self, history: HistoryJudge, service: str,
                          canary_window: VersionWindow, canary_version: str, *,
@@ -256,6 +277,8 @@ def _silent(window: VersionWindow, start_unix_nano: int, end_unix_nano: int) -> 
 def _in_window(result: SignalResult, window_ns: int) -> SignalResult:
     """Name the window a result was computed on, in its key and its evidence."""
     window_s = window_ns / _NS
+    if not result.reason.summary:  # a light result (logs.light_reason): its key only
+        return replace(result, key=f"{result.key}@{window_s:g}s")
     reason = replace(result.reason, details=(*result.reason.details, ("window_s", window_s)))
     return replace(result, key=f"{result.key}@{window_s:g}s", reason=reason)
 

@@ -26,3 +26,6 @@ class SignalResult:
     reason: Reason
     # Reported even when it does not fail (a new template of any severity).
     notable: bool = False
+    # An always-valid p-value (canarywatch.analysis.sequential): judged against its own
+    # share of the budget, with no spending over looks and no persistence.
+    always_valid: bool = False

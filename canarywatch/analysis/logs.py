@@ -99,6 +99,17 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
         severe = info.severity in failing
         can_fail = severe and c >= config.min_template_count
         effect_ok = ratio >= config.template_min_ratio
+        notable = endpoint is None and (
+            kind == NEW or (kind == UNEXPECTED_FREQUENCY and severe and effect_ok))
+        key = f"template:{tid}" if endpoint is None else f"template:{tid}:{endpoint}"
+        min_p = min_binomial_p(n, share) if severe else 1.0
+        if not notable and p_value > DETAIL_P:
+            # Far from any threshold and not reported: the counts only, no text or examples
+            # (most templates at most looks; building their evidence was most of a look).
+            out.append(SignalResult(key=key, p_value=p_value, min_p_value=min_p,
+                                    can_fail=can_fail, effect_ok=effect_ok,
+                                    reason=light_reason(tid, endpoint, c, b, p_value)))
+            continue
         text = _text_of(tid, info, template_text)
         level = info.severity.name
         where = "" if endpoint is None else f" on {endpoint}"
@@ -121,15 +132,23 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
                      ("canary_line_share", c / n), ("examples", examples),
                      *((("application_frames", frames),) if frames else ())),
         )
-        out.append(SignalResult(
-            key=f"template:{tid}" if endpoint is None else f"template:{tid}:{endpoint}",
-            p_value=p_value,
-            min_p_value=min_binomial_p(n, share) if severe else 1.0,
-            can_fail=can_fail, effect_ok=effect_ok, reason=reason,
-            notable=endpoint is None and (
-                kind == NEW or (kind == UNEXPECTED_FREQUENCY and severe and effect_ok)),
-        ))
+        out.append(SignalResult(key=key, p_value=p_value, min_p_value=min_p,
+                                can_fail=can_fail, effect_ok=effect_ok, reason=reason,
+                                notable=notable))
     return out
+
+
+# A result whose p-value is above this cannot fail under any threshold the judge uses
+# (alpha < 0.5, split over looks and tests) and is not shown: it carries counts only.
+DETAIL_P = 0.05
+
+
+def light_reason(tid: int, endpoint: str | None, canary: int, baseline: int,
+                 p_value: float) -> Reason:
+    """The evidence of a template result far from failing: ids and counts, no text."""
+    return Reason(signal=Signal.LOG_SIGNATURE, summary="", failed=False, p_value=p_value,
+                  endpoint=endpoint, template_id=tid, canary_count=canary,
+                  baseline_count=baseline)
 
 
 def _example(version: str, body: str, trace_id: str,

@@ -178,7 +178,7 @@ def _latency_result(endpoint: str, test: ShiftTest, slowest: list[tuple[float, s
                     canary_version: str, baseline_version: str,
                     config: AnalysisConfig) -> SignalResult:
     m, n = test.canary_n, test.baseline_n
-    enough = m >= config.min_requests and n >= config.min_requests
+    enough = m >= config.latency_min_requests and n >= config.latency_min_requests
     effect_ok = (test.ratio >= config.latency_min_ratio
                  and test.delta_ms >= config.latency_min_delta_ms)
     summary = (f"{endpoint}: {canary_version} is {test.ratio:.2f}x {baseline_version}'s latency "

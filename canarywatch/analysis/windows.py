@@ -66,6 +66,19 @@ class Slot:
     by_endpoint: dict[tuple[int, str], int] = field(default_factory=dict)
     logs: int = 0
 
+    def merge(self, other: Slot) -> None:
+        """Add another slot's counts to this one."""
+        for name, counts in other.endpoints.items():
+            mine = self.endpoints.get(name)
+            if mine is None:
+                mine = self.endpoints[name] = EndpointCounts()
+            mine.merge(counts)
+        for tid, n in other.templates.items():
+            self.templates[tid] = self.templates.get(tid, 0) + n
+        for key, n in other.by_endpoint.items():
+            self.by_endpoint[key] = self.by_endpoint.get(key, 0) + n
+        self.logs += other.logs
+
     def to_json(self) -> dict[str, Any]:
         return {"endpoints": {k: v.to_json() for k, v in self.endpoints.items()},
                 "templates": {str(k): v for k, v in self.templates.items()},
@@ -124,6 +137,9 @@ class VersionWindow:
         self._bucket_ns = bucket_ns
         self._keep = keep_slots
         self._slots: dict[int, Slot] = {}
+        # Every slot evicted so far, merged: with the slots, everything since the start (the
+        # always-valid tests' data; bounded like one slot).
+        self._retired = Slot()
         self._newest = -1
         self.first_seen_unix_nano: int | None = None
         # The slot most events go to (the current bucket), to skip the dict lookup.
@@ -190,7 +206,7 @@ class VersionWindow:
 
     def evict(self, before_index: int) -> None:
         for index in [i for i in self._slots if i < before_index]:
-            del self._slots[index]
+            self._retired.merge(self._slots.pop(index))
         if self._hot_index < before_index:
             self._hot_index, self._hot = -1, None
 
@@ -200,14 +216,23 @@ class VersionWindow:
         hi = end_unix_nano // self._bucket_ns
         return Summary.of(s for i, s in self._slots.items() if lo <= i < hi)
 
+    def since_start(self, end_unix_nano: int) -> Summary:
+        """Everything this version did from its first event to ``end`` (exclusive, by
+        bucket start), evicted slots included."""
+        hi = end_unix_nano // self._bucket_ns
+        return Summary.of([self._retired, *(s for i, s in self._slots.items() if i < hi)])
+
     def to_json(self) -> dict[str, Any]:
         return {"slots": {str(i): s.to_json() for i, s in self._slots.items()},
+                "retired": self._retired.to_json(),
                 "newest": self._newest, "first_seen": self.first_seen_unix_nano}
 
     @classmethod
     def from_json(cls, bucket_ns: int, keep_slots: int, data: dict[str, Any]) -> VersionWindow:
         window = cls(bucket_ns, keep_slots)
         window._slots = {int(i): Slot.from_json(s) for i, s in data["slots"].items()}
+        if "retired" in data:
+            window._retired = Slot.from_json(data["retired"])
         window._newest = int(data["newest"])
         first = data.get("first_seen")
         window.first_seen_unix_nano = None if first is None else int(first)

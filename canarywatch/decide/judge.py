@@ -1,20 +1,32 @@
 """Combine one look's signal results into a verdict, controlling false alarms across looks.
 
-Error control, in three layers, each measured by ``benchmarks/detection.py``:
+The budget ``alpha`` per canary is split in two families (``always_valid_share``):
 
-1. Across looks: the family-wise budget ``alpha`` is spent evenly over ``alpha_horizon_s`` of
-   event time, so one look may spend ``alpha * evaluation_interval_s / alpha_horizon_s``
-   (Bonferroni over looks; conservative, since overlapping windows make looks correlated).
-2. Across tests within a look: Tarone's refinement of Bonferroni. A discrete test whose
-   smallest reachable p-value is above the threshold (a template seen 3 times) cannot fail
-   and does not dilute the others; the threshold is ``look_alpha / k`` for the smallest k
-   such that at most k tests can reach it.
-3. Persistence: a rollback needs ``persistence`` consecutive looks with a failing test,
-   unless a test's p-value is below ``threshold * immediate_factor`` (under no fault that
-   happens with at most ``immediate_factor`` times the look's budget).
+- Always-valid tests (``SignalResult.always_valid``, the mSPRT count tests of
+  :mod:`canarywatch.analysis.sequential`): their p-values hold at every look at once (Ville's
+  inequality), so their share is not spent over looks and a failing one rolls back at once,
+  with no persistence. Within the family, Tarone's refinement below.
+- Windowed tests (fixed-sample tests on the sliding windows), in three layers:
 
-A test fails only when its p-value is under the threshold AND its effect-size gates pass AND
-it has enough data; otherwise the canary continues. Rollback is sticky.
+  1. Across looks: their budget is spent evenly over ``alpha_horizon_s`` of event time, so one
+     look may spend ``alpha * evaluation_interval_s / alpha_horizon_s`` (Bonferroni over looks;
+     conservative, since overlapping windows make looks correlated).
+  2. Across tests within a look: Tarone's refinement of Bonferroni (Tarone 1990, "A modified
+     Bonferroni method for discrete data"). A discrete test whose smallest reachable p-value
+     is above the threshold (a template seen 3 times) cannot fail and does not dilute the
+     others; the threshold is ``look_alpha / k`` for the smallest k such that at most k tests
+     can reach it.
+  3. Persistence: a rollback needs ``persistence`` consecutive looks with a failing test,
+     unless a test's p-value is below ``threshold * immediate_factor`` (under no fault that
+     happens with at most ``immediate_factor`` times the look's budget).
+
+Tarone's count is taken afresh at each look; always-valid tests become reachable as their
+trials accumulate, so the family's error is bounded by the sum of ``alpha / k`` over the order
+in which tests became reachable, not by ``alpha`` alone: the false-alarm rate is what
+``benchmarks/detection.py`` measures on same-code runs.
+
+A test fails only when its p-value is under its family's threshold AND its effect-size gates
+pass AND it has enough data; otherwise the canary continues. Rollback is sticky.
 """
 
 from __future__ import annotations
@@ -47,8 +59,9 @@ class Exposure:
 
 
 def look_alpha(config: AnalysisConfig) -> float:
-    """The part of the false-alarm budget one look may spend."""
-    return config.alpha * min(1.0, config.evaluation_interval_s / config.alpha_horizon_s)
+    """The part of the windowed tests' false-alarm budget one look may spend."""
+    return (config.alpha * (1.0 - config.always_valid_share)
+            * min(1.0, config.evaluation_interval_s / config.alpha_horizon_s))
 
 
 def tarone_threshold(min_p_values: Sequence[float], alpha: float) -> tuple[float, int]:
@@ -67,12 +80,18 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
            results: Sequence[SignalResult], exposure: Exposure, state: LookState,
            config: AnalysisConfig) -> tuple[Verdict, LookState]:
     """The verdict for this look and the judge's state for the next one."""
+    windowed = [r for r in results if not r.always_valid]
     threshold, tests = tarone_threshold(
-        [r.min_p_value for r in results if r.can_fail], look_alpha(config))
-    failing = [r for r in results if r.can_fail and r.effect_ok and r.p_value <= threshold]
+        [r.min_p_value for r in windowed if r.can_fail], look_alpha(config))
+    failing = [r for r in windowed if r.can_fail and r.effect_ok and r.p_value <= threshold]
     streak = state.streak + 1 if failing else 0
-    failed_keys = {r.key for r in failing}
-    reasons = _reasons(results, failed_keys, threshold=threshold, tests=tests,
+    valid = [r for r in results if r.always_valid]
+    av_threshold, av_tests = tarone_threshold(
+        [r.min_p_value for r in valid if r.can_fail], config.alpha * config.always_valid_share)
+    av_failing = [r for r in valid if r.can_fail and r.effect_ok and r.p_value <= av_threshold]
+    failed_keys = {r.key for r in (*failing, *av_failing)}
+    reasons = _reasons(results, failed_keys, thresholds={False: (threshold, tests),
+                                                         True: (av_threshold, av_tests)},
                        exposure=exposure, config=config)
     if state.rollback is not None:
         # Sticky: the decision and its time stand; evidence found since is added to it.
@@ -81,14 +100,15 @@ def decide(service: str, baseline_version: str, canary_version: str, now_unix_na
         merged = (*state.rollback.reasons, *new)[: config.max_reasons]
         kept = replace(state.rollback, reasons=merged)
         return kept, LookState(state.looks + 1, streak, kept)
-    score = _score(results, threshold)
-    overwhelming = any(r.p_value <= threshold * config.immediate_factor for r in failing)
+    score = _score(results, {False: threshold, True: av_threshold})
+    overwhelming = bool(av_failing) or any(
+        r.p_value <= threshold * config.immediate_factor for r in failing)
     compared = any(r.can_fail for r in results)
     if streak >= config.persistence or overwhelming:
         action = Action.ROLLBACK
         score = 0.0
-    elif (not failing and compared and exposure.canary_age_s >= config.promote_after_s
-          and _enough(exposure, config)):
+    elif (not failing and not av_failing and compared
+          and exposure.canary_age_s >= config.promote_after_s and _enough(exposure, config)):
         action = Action.PROMOTE
     else:
         action = Action.CONTINUE
@@ -145,19 +165,24 @@ def _strength(result: SignalResult, threshold: float) -> float:
     return strength if result.effect_ok else 0.5 * strength
 
 
-def _score(results: Sequence[SignalResult], threshold: float) -> float:
-    worst = max((_strength(r, threshold) for r in results), default=0.0)
+def _score(results: Sequence[SignalResult], thresholds: dict[bool, float]) -> float:
+    worst = max((_strength(r, thresholds[r.always_valid]) for r in results), default=0.0)
     return round(1.0 - worst, 4)
 
 
-def _reasons(results: Sequence[SignalResult], failed_keys: set[str], *, threshold: float,
-             tests: int, exposure: Exposure, config: AnalysisConfig) -> tuple[Reason, ...]:
+def _reasons(results: Sequence[SignalResult], failed_keys: set[str], *,
+             thresholds: dict[bool, tuple[float, int]], exposure: Exposure,
+             config: AnalysisConfig) -> tuple[Reason, ...]:
+    """Failing reasons first (each with its family's threshold and test count), then the
+    notable ones and those under their threshold but short of the gates."""
     failed = sorted((r for r in results if r.key in failed_keys), key=lambda r: r.p_value)
     others = sorted((r for r in results if r.key not in failed_keys
-                     and (r.notable or (r.can_fail and r.p_value <= threshold))),
+                     and (r.notable or (r.can_fail
+                                        and r.p_value <= thresholds[r.always_valid][0]))),
                     key=lambda r: r.p_value)
     out: list[Reason] = []
     for r in failed:
+        threshold, tests = thresholds[r.always_valid]
         out.append(replace(r.reason, failed=True,
                            details=(*r.reason.details, ("threshold", threshold),
                                     ("tests", tests))))

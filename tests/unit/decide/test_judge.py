@@ -25,9 +25,45 @@ def _look(results: list[SignalResult], state: LookState, config: AnalysisConfig 
 
 
 def test_look_alpha_spreads_alpha_over_the_horizon() -> None:
-    """Each look spends alpha * interval / horizon."""
-    config = AnalysisConfig(alpha=0.01, evaluation_interval_s=10, alpha_horizon_s=600)
+    """Each look spends the windowed tests' share of alpha * interval / horizon."""
+    config = AnalysisConfig(alpha=0.01, evaluation_interval_s=10, alpha_horizon_s=600,
+                            always_valid_share=0.0)
     assert look_alpha(config) == pytest.approx(0.01 / 60)
+    half = AnalysisConfig(alpha=0.01, evaluation_interval_s=10, alpha_horizon_s=600,
+                          always_valid_share=0.5)
+    assert look_alpha(half) == pytest.approx(0.005 / 60)
+
+
+def _valid(key: str, p: float, *, min_p: float = 0.0, effect_ok: bool = True) -> SignalResult:
+    reason = Reason(Signal.LOG_SIGNATURE, f"{key} is new", False, p_value=p, template_id=7)
+    return SignalResult(key, p, min_p, True, effect_ok, reason, always_valid=True)
+
+
+def test_a_failing_always_valid_test_rolls_back_on_the_first_look() -> None:
+    """An always-valid p-value under its family's alpha share rolls back with no persistence,
+    at a p-value the windowed tests' per-look threshold would not accept."""
+    config = AnalysisConfig(alpha=0.01, always_valid_share=0.5)
+    verdict, _ = _look([_valid("template:7@seq", 1e-3)], LookState(), config)
+    assert verdict.action is Action.ROLLBACK
+    assert verdict.reasons[0].failed
+    assert dict(verdict.reasons[0].details)["threshold"] == pytest.approx(0.005)
+    windowed, _ = _look([_result("GET /cart", 1e-3)], LookState(), config)
+    assert windowed.action is Action.CONTINUE
+
+
+def test_always_valid_tests_share_their_alpha_only_among_themselves() -> None:
+    """Tarone within the always-valid family: two reachable tests halve its threshold; the
+    windowed tests do not dilute it; a failed effect gate blocks the rollback."""
+    config = AnalysisConfig(alpha=0.01, always_valid_share=0.5)
+    two = [_valid("a@seq", 3e-3), _valid("b@seq", 0.5)]
+    verdict, _ = _look(two, LookState(), config)
+    assert verdict.action is Action.CONTINUE  # 3e-3 > 0.005 / 2
+    crowd = [_valid("a@seq", 3e-3), _valid("b@seq", 0.5, min_p=0.9),
+             *(_result(f"e{i}", 0.5) for i in range(50))]
+    verdict, _ = _look(crowd, LookState(), config)
+    assert verdict.action is Action.ROLLBACK
+    gated, _ = _look([_valid("a@seq", 1e-6, effect_ok=False)], LookState(), config)
+    assert gated.action is Action.CONTINUE
 
 
 def test_tarone_ignores_tests_that_cannot_reach_significance() -> None:
