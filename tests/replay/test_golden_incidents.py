@@ -24,8 +24,22 @@ def _start(s: Scenario, fault: Fault) -> int:
     return s.start_unix_nano + int(fault.start_s * NS)
 
 
+# A fault of these magnitudes (30% new errors, 20% 5xx, 2x latency at 40 req/s and a 10%
+# canary) gives one pre-specified test p <= 0.001 within 5-20 s of its start (the oracle of
+# benchmarks/oracle.py); a judge controlling false alarms over every signal and look may take
+# a few times that, not minutes.
+ROLLBACK_WITHIN_S = 60.0
+
+
+def _rollback_delay_s(run: Replay, s: Scenario, fault: Fault) -> float:
+    """Event time from the fault's start to the first rollback verdict."""
+    rollback = next(v for v in run.verdicts if v["action"] == "rollback")
+    return (int(str(rollback["at_unix_nano"])) - _start(s, fault)) / NS
+
+
 def test_new_error_signature_rolls_back_naming_the_template(replay: Replay) -> None:
-    """A new ERROR signature in the canary exits 3 with a rollback naming that template."""
+    """A new ERROR signature in the canary exits 3 with a rollback naming that template,
+    within a minute of the fault's start and never before it."""
     fault = Fault("new_error", start_s=90.0, endpoint="GET /cart", magnitude=0.3)
     s = Scenario(seed=11, faults=(fault,), **BASE)  # type: ignore[arg-type]
     run = replay(s)
@@ -34,8 +48,7 @@ def test_new_error_signature_rolls_back_naming_the_template(replay: Replay) -> N
     failed = _reasons(run.final)
     templates = [str(r.get("template", "")) for r in failed if r["signal"] == "log_signature"]
     assert any("NullPointerException" in t for t in templates), templates
-    rollback = next(v for v in run.verdicts if v["action"] == "rollback")
-    assert int(str(rollback["at_unix_nano"])) >= _start(s, fault)  # never before the fault
+    assert 0 <= _rollback_delay_s(run, s, fault) <= ROLLBACK_WITHIN_S  # never before it
 
 
 def test_no_fault_exits_zero(replay: Replay) -> None:
@@ -47,20 +60,26 @@ def test_no_fault_exits_zero(replay: Replay) -> None:
 
 
 def test_error_rate_rise_on_one_endpoint(replay: Replay) -> None:
-    """More 5xx (with a known error line) on one endpoint roll back on its error rate."""
+    """More 5xx (with a known error line) on one endpoint roll back on its error rate,
+    within a minute."""
     fault = Fault("error_rate", start_s=60.0, endpoint="POST /checkout", magnitude=0.2)
-    run = replay(Scenario(seed=13, faults=(fault,), **BASE))  # type: ignore[arg-type]
+    s = Scenario(seed=13, faults=(fault,), **BASE)  # type: ignore[arg-type]
+    run = replay(s)
     assert run.exit_code == 3
+    assert 0 <= _rollback_delay_s(run, s, fault) <= ROLLBACK_WITHIN_S
     failed = _reasons(run.final)
     assert any(r["signal"] == "error_rate" and r.get("endpoint") == "POST /checkout"
                for r in failed), failed
 
 
 def test_latency_rise_on_one_endpoint(replay: Replay) -> None:
-    """Slower responses on one endpoint roll back on that endpoint's latency."""
+    """Slower responses on one endpoint roll back on that endpoint's latency, within a
+    minute."""
     fault = Fault("latency", start_s=60.0, endpoint="POST /cart/items", magnitude=2.0)
-    run = replay(Scenario(seed=14, faults=(fault,), **BASE))  # type: ignore[arg-type]
+    s = Scenario(seed=14, faults=(fault,), **BASE)  # type: ignore[arg-type]
+    run = replay(s)
     assert run.exit_code == 3
+    assert 0 <= _rollback_delay_s(run, s, fault) <= ROLLBACK_WITHIN_S
     failed = _reasons(run.final)
     assert any(r["signal"] == "latency" and r.get("endpoint") == "POST /cart/items"
                for r in failed), failed
