@@ -183,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     learn = _sub(sub, "learn", "learn each service's baseline from recorded telemetry of "
                                "healthy versions")
     _add_common(learn)
-    learn.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                       help="the same inputs as replay")
+    learn.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="the same inputs as replay: files, directories (or --kafka, or "
+                            "--from-state)")
     learn.add_argument("--version", action="append", default=[], dest="versions",
                        metavar="VERSION",
                        help="learn from this version only (repeatable; default: every "
@@ -195,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add this history to the models already in --out")
     learn.add_argument("--window-s", type=float, default=60.0, metavar="S",
                        help="window length of the window-to-window statistics")
+    learn.add_argument("--from-state", type=Path, metavar="STATE_DIR",
+                       help="export the rolling history a daemon keeps in STATE_DIR (its "
+                            "baselines and promoted canaries; readable while it runs)")
+    _add_kafka_range(learn, required=False)
 
     templates = _sub(sub, "templates", "show how log lines are grouped into templates")
     _add_common(templates)
@@ -418,13 +423,38 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> int:
     from canarywatch.history import load_models, save_model
     from canarywatch.history.model import rate
-    from canarywatch.history.recorded import learn_paths
+    from canarywatch.history.recorded import learn_paths, learn_sources
 
     if args.window_s <= 0:
         raise ConfigError("--window-s", "must be > 0")
-    cfg = config_mod.load(args.config)
+    if sum(map(bool, (args.paths, args.kafka, args.from_state))) != 1:
+        raise ConfigError("PATH/--kafka/--from-state",
+                          "give files to learn from, or --kafka, or --from-state (one)")
+    overrides = {"kafka": {"bootstrap_servers": args.kafka}} if args.kafka else None
+    cfg = config_mod.load(args.config, overrides=overrides)
     previous = load_models(args.out) if args.update and args.out.is_dir() else None
-    models, _ = learn_paths(args.paths, cfg, args.versions or None, args.window_s, previous)
+    versions = args.versions or None
+    if args.kafka:
+        between = _time_range(args)
+        kafka = _kafka_range(args, cfg, between)
+        try:
+            models, _ = learn_sources(
+                kafka.partitions(), cfg, f"kafka {args.kafka} {args.time_from} to "
+                f"{args.time_to}", versions=versions, window_s=args.window_s,
+                previous=previous, between=between)
+        finally:
+            kafka.close()
+    elif args.from_state:
+        from canarywatch.history.merge import merge_models
+        from canarywatch.history.rolling import models_from_state
+
+        models = [m for m in models_from_state(args.from_state, cfg)
+                  if versions is None or set(m.versions) <= set(versions)]
+        if previous:
+            models = [merge_models(previous[m.service], m) if m.service in previous else m
+                      for m in models]
+    else:
+        models, _ = learn_paths(args.paths, cfg, versions, args.window_s, previous)
     for model in models:
         path = save_model(model, args.out)
         errors = sum(e.errors for e in model.endpoints)

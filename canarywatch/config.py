@@ -374,6 +374,15 @@ class ModelsConfig(_Model):
     # Cosine similarity (TF-IDF of template words) from which a template of the same severity
     # counts as a rewording of a known one.
     similarity_threshold: float = Field(default=0.7, gt=0, le=1)
+    # The daemon keeps a rolling history of each service's baseline cohort (and of canaries
+    # once promoted) in its state, served as a model file at GET /v1/models/<service> and
+    # written by `canarywatch learn --from-state`: this many windows per service (7 days of
+    # 60-s windows by default; dropped an hour of windows at a time); 0 keeps none.
+    history_windows: int = Field(default=10_080, ge=0)
+    # Window length of that history: a multiple of analysis.bucket_s, at most
+    # analysis.window_s (the windows are read back from the analysis buckets). Unset: 60 s,
+    # or the longest whole number of buckets inside a shorter analysis window.
+    history_window_s: float | None = Field(default=None, gt=0)
 
 
 class Config(_Model):
@@ -415,7 +424,7 @@ def validate(data: Mapping[str, Any]) -> Config:
     An unknown key's message suggests the nearest valid key at its place, if one is close.
     """
     try:
-        return Config.model_validate(dict(data))
+        config = Config.model_validate(dict(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"]
@@ -426,6 +435,21 @@ def validate(data: Mapping[str, Any]) -> Config:
             if close:
                 message += f" (did you mean {_key_of((*loc[:-1], close[0]))}?)"
         raise ConfigError(_key_of(loc), message) from None
+    _check_history_window(config)
+    return config
+
+
+def _check_history_window(config: Config) -> None:
+    """``models.history_window_s`` is cut from the analysis buckets: whole buckets, inside
+    the analysis window."""
+    window_s, bucket_s = config.models.history_window_s, config.analysis.bucket_s
+    if window_s is None:
+        return
+    buckets = window_s / bucket_s
+    if abs(buckets - round(buckets)) > 1e-9 or window_s > config.analysis.window_s:
+        raise ConfigError("models.history_window_s",
+                          f"must be a multiple of analysis.bucket_s ({bucket_s:g}) and at most "
+                          f"analysis.window_s ({config.analysis.window_s:g})")
 
 
 def env_names(environ: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ current batch, save, commit and exit 0.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import signal
@@ -89,9 +90,11 @@ class Daemon:
         self.config = config
         self.metrics = metrics
         from canarywatch.history import history_from_config  # noqa: PLC0415 (sklearn: lazy)
+        from canarywatch.history.rolling import rolling_from_config  # noqa: PLC0415
 
         self.pipeline = Pipeline(config, sinks, metrics, observer=observer,
-                                 history=history_from_config(config))
+                                 history=history_from_config(config),
+                                 rolling=rolling_from_config(config))
         self.source = KafkaSource(config.kafka, metrics)
         self.store = StateStore(Path(config.state_dir))
         self._restored_hook = restored
@@ -151,6 +154,23 @@ class Daemon:
         """Next offset to read per partition: everything before it is in the pipeline."""
         with self._lock:
             return dict(self._offsets)
+
+    def history_json(self, service: str | None) -> bytes | None:
+        """``GET /v1/models``: every service's rolling history in brief; with ``service``,
+        its history as a model file (None when it has none)."""
+        from canarywatch.history.store import history_listing, model_to_json  # noqa: PLC0415
+
+        rolling = self.pipeline.rolling
+        if rolling is None:
+            return None
+        with self._lock:
+            names = rolling.services() if service is None else [service]
+            models = [m for m in (rolling.model(s, self.pipeline) for s in names) if m]
+        if service is None:
+            return json.dumps(history_listing(models)).encode("utf-8")
+        if not models:
+            return None
+        return json.dumps(model_to_json(models[0]), ensure_ascii=False).encode("utf-8")
 
     @property
     def stopping(self) -> bool:
@@ -565,9 +585,10 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     # The HTTP API runs in a process of its own (see canarywatch.server.process).
     server = ApiProcess(sock, config.server, board, registry, ready=daemon.ready,
                         live=daemon.live, state_dir=Path(config.state_dir), page=page.render,
-                        stale_s=config.kafka.stall_timeout_s)
+                        stale_s=config.kafka.stall_timeout_s, models=daemon.history_json)
     server.start()
-    log.info("serving /healthz /readyz /metrics /v1/verdicts on port %d", server.port)
+    log.info("serving /healthz /readyz /metrics /v1/verdicts /v1/models on port %d",
+             server.port)
     try:
         daemon.restore()
         tune_gc_for_streaming()

@@ -45,7 +45,9 @@ from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
 
 if TYPE_CHECKING:
+    from canarywatch.analysis.logs import TemplateInfo
     from canarywatch.history.judge import HistoryJudge
+    from canarywatch.history.rolling import RollingHistory
 
 __all__ = ["EventCounts", "LookObserver", "Pipeline", "ReplayResult", "VerdictSink", "event_time"]
 
@@ -132,9 +134,12 @@ class Pipeline:
                  roles: dict[str, ServiceCohorts] | None = None,
                  global_roles: ServiceCohorts | None = None,
                  history: HistoryJudge | None = None,
-                 observer: LookObserver | None = None) -> None:
+                 observer: LookObserver | None = None,
+                 rolling: RollingHistory | None = None) -> None:
         self.config = config
         self._history = history
+        # The daemon's rolling history of each service's baseline (read at every look).
+        self.rolling = rolling
         self._sinks = list(sinks)
         self._observer = observer
         self._metrics = metrics
@@ -250,6 +255,15 @@ class Pipeline:
         if len(marks) == 1 and not self._waiting:
             return low
         return max(low, max(marks.values()) - self._hold_ns)
+
+    def complete_to(self, now_unix_nano: int) -> int:
+        """Event time up to which every stream with records still waiting has delivered,
+        less the lateness (``now`` when none waits): a window ending by then is whole even
+        when one stream is read far ahead of another (a backlog at start)."""
+        low = now_unix_nano
+        for stream in self._waiting:
+            low = min(low, self._stream_marks.get(stream, 0) - self._lateness_ns)
+        return low
 
     def set_waiting(self, streams: Iterable[str]) -> None:
         """The streams that still have records to read (Kafka partitions with lag): their
@@ -498,6 +512,9 @@ class Pipeline:
                 if folded > reported:
                     self._metrics.endpoint_folds.labels(service).inc(folded - reported)
                     self._folds_reported[service] = folded
+        if self.rolling is not None:
+            self.rolling.looked(self, now, retained_ns=self.window_ns,
+                                complete_to_unix_nano=self.complete_to(now))
 
     def _against_history(self, service: str, roles: Roles | None) -> list[tuple[str, str]]:
         """(history label, version) for a service with one version and a model of it."""
@@ -544,6 +561,18 @@ class Pipeline:
         """Events counted per service and version so far (first seen first)."""
         return {service: self._cohorts.traffic(service) for service in self._cohorts.services()}
 
+    def services(self) -> list[str]:
+        """Every service seen, first seen first."""
+        return list(self._cohorts.services())
+
+    def roles(self, service: str) -> Roles | None:
+        """The service's baseline and canaries now (None while undecided)."""
+        return self._cohorts.roles(service)
+
+    def template_info(self, service: str, template_id: int) -> TemplateInfo | None:
+        """Severity, versions and example lines of a template (None if unknown)."""
+        return self._analyzer.template_info(service, template_id)
+
     def cohort_of(self, service: str, version: str | None) -> Cohort:
         return self._cohorts.cohort_of(service, version)
 
@@ -581,6 +610,7 @@ class Pipeline:
             "counts": self.counts.to_json(),
             "partition_watermarks": dict(self._stream_marks),
             "stream_watermarks": self._skew.snapshot(),
+            **({"history": self.rolling.snapshot()} if self.rolling is not None else {}),
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -598,6 +628,8 @@ class Pipeline:
         self._stream_marks = {str(k): int(v) for k, v in
                               snapshot.get("partition_watermarks", {}).items()}
         self._skew.restore(snapshot.get("stream_watermarks", {}))
+        if self.rolling is not None and "history" in snapshot:
+            self.rolling.restore(snapshot["history"])
 
 
 def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any] | list[Any]:

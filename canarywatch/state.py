@@ -154,6 +154,32 @@ class StateStore:
             self._lock_fd = -1
 
 
+def read_snapshot(state_dir: Path) -> dict[str, Any] | None:
+    """The last saved pipeline snapshot, read without taking the lock: a running daemon
+    keeps writing (SQLite's WAL lets a reader see the last committed one). None when the
+    directory holds no state yet; StateError when it cannot be read."""
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT body FROM snapshot WHERE id = 1").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot read state {path}: {exc}") from None
+    if row is None:
+        return None
+    try:
+        snapshot = json.loads(zlib.decompress(row[0]))
+    except (zlib.error, ValueError) as exc:
+        raise StateError(f"{path}: stored snapshot is corrupt: {exc}") from None
+    if not isinstance(snapshot, dict):
+        raise StateError(f"{path}: stored snapshot is not a JSON object")
+    return snapshot
+
+
 def _lock(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

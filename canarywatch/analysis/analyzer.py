@@ -141,6 +141,10 @@ class Analyzer:
         window = self._windows.get((service, version))
         return None if window is None else window.summary(start_unix_nano, end_unix_nano)
 
+    def template_info(self, service: str, template_id: int) -> TemplateInfo | None:
+        """What is remembered about one template of ``service`` (None if unknown)."""
+        return self._templates.get(service, {}).get(template_id)
+
     def signals(self, service: str, baseline_version: str, canary_version: str,
                 now_unix_nano: int, template_text: Callable[[int], str],
                 ) -> tuple[list[SignalResult], Exposure]:

@@ -74,6 +74,17 @@ def model_to_json(model: ServiceModel) -> dict[str, Any]:
     }
 
 
+def history_listing(models: list[ServiceModel]) -> dict[str, Any]:
+    """``{"models": [...]}``: each model in brief, with where to get its file."""
+    return {"models": [{
+        "service": m.service, "versions": list(m.versions), "history": m.describe(),
+        "window_s": m.window_s, "windows": m.windows, "requests": m.requests,
+        "exposure": m.exposure, "start_unix_nano": m.start_unix_nano,
+        "end_unix_nano": m.end_unix_nano, "templates": len(m.templates),
+        "endpoints": len(m.endpoints), "path": f"/v1/models/{m.service}",
+    } for m in models]}
+
+
 def model_from_json(data: object, path: str = "<model>") -> ServiceModel:
     """Check and build a model from parsed JSON; raises ModelError naming the bad field."""
     r = _Reader(path)

@@ -12,6 +12,10 @@ GET      ``/``                       yes   HTML report of the current canaries
 GET      ``/v1/verdicts``            yes   ``{"verdicts": [Verdict.to_json(), ...]}``
 GET      ``/v1/verdicts/<service>``  yes   Argo Rollouts web metric JSON
                                            (``?canary_version=`` picks one canary)
+GET      ``/v1/models``              yes   the daemon's rolling history per service:
+                                           ``{"models": [{service, versions, windows, ...}]}``
+GET      ``/v1/models/<service>``    yes   that history as a model file
+                                           (:mod:`canarywatch.history.store`); 404 if none
 POST     ``/v1/flagger/rollback``    yes   Flagger ``rollback`` hook: 200 roll back, 403 not
 POST     ``/v1/flagger/gate``        yes   Flagger gate hooks (``?hook=rollout`` default,
                                            ``?hook=confirm-promotion``): 200 healthy, 403 not
@@ -134,7 +138,8 @@ class ApiServer:
                  live: Callable[[], bool] = lambda: True,
                  page: Callable[[], bytes] | None = None,
                  more_metrics: Callable[[], bytes] | None = None,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None,
+                 models: Callable[[str | None], bytes | None] | None = None) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
         self._sock = sock  # already bound and listening (the API process gets its parent's)
@@ -148,6 +153,8 @@ class ApiServer:
         self._tokens: TokenFile | _FixedToken | None = (
             bearer_token if isinstance(bearer_token, TokenFile)
             else _FixedToken(bearer_token) if bearer_token else None)
+        # GET /v1/models[/<service>]: the JSON body, None for an unknown service (blocking)
+        self.models = models
         self.revisions = revisions if revisions is not None else FlaggerRevisions()
         self._auth_failures = Counter(
             "canarywatch_http_auth_failures", "Requests refused for a missing or wrong token",
@@ -251,6 +258,21 @@ class ApiServer:
         version = request.query.get("canary_version")
         return _json(200, argo_result(service, self.board.select(service, version)))
 
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request, "models"):
+            return _json(401, {"error": "missing or wrong bearer token"})
+        service = request.match_info.get("service")
+        models = self.models
+        body = None if models is None else await _within(
+            asyncio.get_running_loop().run_in_executor(None, models, service))
+        if body is None:
+            if service is None:
+                body = b'{"models": []}'
+            else:
+                return _json(404, {"error": f"no history of service {service!r}"})
+        return web.Response(body=body, content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
     async def _use_post(self, _request: web.Request) -> web.Response:
         return _json(405, {"error": "use POST"})
 
@@ -295,6 +317,9 @@ class ApiServer:
         app.router.add_get("/v1/verdicts", self._verdicts)
         app.router.add_get("/v1/verdicts/", self._verdicts)
         app.router.add_get("/v1/verdicts/{service:.+}", self._verdict)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/models/", self._models)
+        app.router.add_get("/v1/models/{service:.+}", self._models)
         for path, handler in (("/v1/flagger/rollback", self._rollback),
                               ("/v1/flagger/gate", self._gate)):
             app.router.add_post(path, handler)

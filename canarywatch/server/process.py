@@ -17,7 +17,8 @@ code, nothing from the network is unpickled):
   answering.
 - API -> agent (``ask``): ``GET /metrics`` asks for the agent's exposition (the API process
   appends its own counters: auth failures, refused revisions, timeouts), ``GET /`` for the
-  report page. One question at a time, each within :data:`~canarywatch.server.http.
+  report page, ``GET /v1/models[/<service>]`` for the rolling history (an empty answer: no
+  such service). One question at a time, each within :data:`~canarywatch.server.http.
   REQUEST_TIMEOUT_S`.
 
 The agent binds the listening socket (so a taken port is a ConfigError at start, as before)
@@ -70,6 +71,7 @@ class ApiSpec:
     log_level: str
     log_format: str
     page: bool
+    models: bool = False
 
 
 class ApiProcess:
@@ -83,17 +85,19 @@ class ApiProcess:
     def __init__(self, sock: socket.socket, config: ServerConfig, board: VerdictBoard,
                  registry: CollectorRegistry, *, ready: Callable[[], bool],
                  live: Callable[[], bool], state_dir: Path | None = None,
-                 page: Callable[[], bytes] | None = None, stale_s: float = 120.0) -> None:
+                 page: Callable[[], bytes] | None = None, stale_s: float = 120.0,
+                 models: Callable[[str | None], bytes | None] | None = None) -> None:
         self._sock = sock
         self._board = board
         self._registry = registry
         self._ready = ready
         self._live = live
         self._page = page
+        self._models = models
         root = logging.getLogger()
         self._spec = ApiSpec(config, str(state_dir) if state_dir is not None else None,
                              stale_s, logging.getLevelName(root.getEffectiveLevel()),
-                             _log_format(root), page is not None)
+                             _log_format(root), page is not None, models is not None)
         self._restarts = Counter("canarywatch_api_process_restarts",
                                  "Times the HTTP API process died and was started again",
                                  registry=registry)
@@ -200,6 +204,8 @@ class ApiProcess:
                         body = generate_latest(self._registry)
                     elif what == "page" and self._page is not None:
                         body = self._page()
+                    elif what.startswith("models") and self._models is not None:
+                        body = self._models(what[len("models/"):] or None) or b""
                     else:
                         raise ValueError(f"unknown question {what!r}")
                     answer: tuple[int, bool, bytes | str] = (number, True, body)
@@ -296,6 +302,8 @@ def main(argv: list[str]) -> int:
                        bearer_token=token, revisions=revisions, live=status.is_live,
                        page=(lambda: ask("page")) if spec.page else None,
                        more_metrics=lambda: ask("metrics"),
+                       models=(lambda service: ask(f"models/{service or ''}") or None)
+                       if spec.models else None,
                        sock=socket.socket(fileno=listen_fd))
     server.start()
     try:

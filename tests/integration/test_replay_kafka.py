@@ -185,3 +185,24 @@ def test_a_text_topic_range_joins_stack_trace_lines_as_files_do(kafka_kit: Any) 
         kafka_range.close()
     assert [r.payload for r in records] == [b"\n".join(lines[:4]), lines[4], lines[5]]
     assert [r.origin for r in records] == [f"{topic}:0:0", f"{topic}:0:4", f"{topic}:0:5"]
+
+
+def test_learn_from_a_kafka_range_gives_the_model_learned_from_the_files(
+        kafka_kit: Any, produced: dict[str, Any], tmp_path: Path) -> None:
+    """`learn --kafka --from --to` writes the very model `learn` writes from the same
+    telemetry as files, and nothing is committed."""
+    from canarywatch.history import load_model
+
+    out_files, out_kafka = tmp_path / "from-files", tmp_path / "from-kafka"
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["learn", str(produced["files"]), "--version", "1.4.2",
+                     "--out", str(out_files)]) == 0
+        assert main(["learn", "--config", str(produced["config"]), "--kafka",
+                     kafka_kit.bootstrap, "--from", produced["from"], "--to", produced["to"],
+                     "--version", "1.4.2", "--out", str(out_kafka)]) == 0
+    from_files = load_model(out_files / "checkout.model.json")
+    from_kafka = load_model(out_kafka / "checkout.model.json")
+    assert from_kafka.versions == ("1.4.2",) and from_kafka.requests > 0
+    assert from_kafka == from_files
+    assert kafka_kit.committed(kafka_kit.spans_topic) is None
