@@ -289,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--blue-green", action="store_true",
                       help="the new version takes all the traffic at once (no live baseline) "
                            "and is judged against the learned model in --models")
-    demo.add_argument("--models", type=Path, default=Path("models"), metavar="DIR",
-                      help="models for --blue-green (default: models/, the example model)")
+    demo.add_argument("--models", type=Path, metavar="DIR",
+                      help="models for --blue-green (default: the example model in the "
+                           "source tree's models/ directory, wherever you run from)")
     return parser
 
 
@@ -566,10 +567,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from canarywatch.demo import run_demo
+    from canarywatch.demo import example_models_dir, run_demo
 
+    if args.models is not None and not args.blue_green:
+        raise ConfigError("--models", "is for --blue-green")
     return run_demo(json_output=args.json,
-                    models_dir=args.models if args.blue_green else None)
+                    models_dir=(args.models or example_models_dir()) if args.blue_green
+                    else None)
 
 
 _COMMANDS = {"replay": cmd_replay, "record": cmd_record, "learn": cmd_learn,

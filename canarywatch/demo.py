@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from canarywatch import config as config_mod
 from canarywatch.broker import BrokerError, LocalBroker, create_topics
 from canarywatch.daemon import Daemon
+from canarywatch.errors import ConfigError
 from canarywatch.events import Action, Verdict
 from canarywatch.metrics import create_metrics
 from canarywatch.sim.examples import EXAMPLE_INCIDENT
@@ -109,6 +110,31 @@ class _Feeder(threading.Thread):
             self.done.set()
 
 
+def example_models_dir() -> Path:
+    """The source tree's ``models/`` (the example model of checkout 1.4.2), found from the
+    package, so the demo works from any directory."""
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def check_models(models_dir: Path, service: str) -> str:
+    """What the blue-green demo judges against: ``models_dir``'s model of ``service``,
+    described (``15 minutes of 1.4.2's history``). ConfigError naming ``--models`` when
+    there is none, before any broker starts."""
+    from canarywatch.history import ModelError, load_models  # noqa: PLC0415 (sklearn)
+
+    try:
+        models = load_models(models_dir)
+    except ModelError as exc:
+        raise ConfigError("--models", f"{exc} (the example model is models/checkout.model."
+                                      "json in the source tree; `canarywatch learn` makes "
+                                      "one)") from None
+    model = models.get(service)
+    if model is None:
+        raise ConfigError("--models", f"{models_dir} has no model of {service!r} (it has: "
+                                      f"{', '.join(sorted(models)) or 'none'})")
+    return model.describe()
+
+
 def run_demo(json_output: bool = False, out: TextIO | None = None,
              scenario: Scenario = EXAMPLE_INCIDENT, models_dir: Path | None = None) -> int:
     """Run the demo; see the module docstring for what it does and its exit codes.
@@ -117,8 +143,10 @@ def run_demo(json_output: bool = False, out: TextIO | None = None,
     live baseline) and is judged against the learned model of 1.4.2 in that directory.
     """
     out = out if out is not None else sys.stdout
+    history = ""
     if models_dir is not None:
         scenario = replace(scenario, canary_share=1.0)
+        history = check_models(models_dir, scenario.service)
 
     def say(text: str) -> None:
         if not json_output:
@@ -136,14 +164,14 @@ def run_demo(json_output: bool = False, out: TextIO | None = None,
         with tempfile.TemporaryDirectory(prefix="canarywatch-demo-") as state_dir:
             return _run(broker.bootstrap_servers, Path(state_dir), scenario, out=out,
                         json_output=json_output, say=say, started=started,
-                        models_dir=models_dir)
+                        models_dir=models_dir, history=history)
     finally:
         broker.stop()
 
 
 def _run(bootstrap: str, state_dir: Path, scenario: Scenario, *, out: TextIO,
          json_output: bool, say: Callable[[str], None], started: float,
-         models_dir: Path | None = None) -> int:
+         models_dir: Path | None = None, history: str = "") -> int:
     from canarywatch.server import ApiServer, VerdictBoard  # noqa: PLC0415
 
     create_topics(bootstrap, [SPANS_TOPIC, LOGS_TOPIC])
@@ -166,8 +194,8 @@ def _run(bootstrap: str, state_dir: Path, scenario: Scenario, *, out: TextIO,
         "(/v1/verdicts, /metrics, /readyz)")
     if models_dir is not None:
         say(f"blue-green: {scenario.canary_version} takes all of {scenario.service}'s traffic, "
-            f"no live baseline; judged against the model of {scenario.baseline_version} in "
-            f"{models_dir}. {scenario.duration_s / 60:.0f} minutes of traffic through the "
+            f"no live baseline; judged against {models_dir / (scenario.service + '.model.json')}"
+            f" ({history}). {scenario.duration_s / 60:.0f} minutes of traffic through the "
             "OpenTelemetry SDK; the new version has a fault.")
     else:
         say(f"producing {scenario.duration_s / 60:.0f} minutes of {scenario.service} traffic "
