@@ -144,6 +144,9 @@ class Block:
     versions: list[str] = field(default_factory=list)
     templates: dict[int, _Template] = field(default_factory=dict)
     endpoints: dict[str, _Endpoint] = field(default_factory=dict)
+    # to_json's answer while no window was added since: a closed block never changes, so a
+    # week of history costs a checkpoint nothing but the newest block.
+    _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def add_window(self, start: int, end: int, versions: Iterable[str], summary: Summary, *,
                    source: HistorySource, service: str) -> None:
@@ -151,6 +154,7 @@ class Block:
         exposure = summary.requests if self.exposure == "requests" else summary.logs
         if exposure <= 0:
             return
+        self._json = None
         if not self.windows or start < self.start_unix_nano:
             self.start_unix_nano = start
         self.end_unix_nano = max(self.end_unix_nano, end)
@@ -191,6 +195,11 @@ class Block:
                 t.endpoints[endpoint] = t.endpoints.get(endpoint, 0) + n
 
     def to_json(self) -> dict[str, Any]:
+        if self._json is None:
+            self._json = self._to_json()
+        return self._json
+
+    def _to_json(self) -> dict[str, Any]:
         return {"exposure": self.exposure, "start": self.start_unix_nano,
                 "end": self.end_unix_nano, "windows": self.windows, "requests": self.requests,
                 "versions": self.versions,
