@@ -15,6 +15,11 @@ logs for the whole run. Then:
   second for ``--slow-s`` seconds; meanwhile ``/healthz`` is asked 50 times on fresh
   connections, and the server's thread count is read from ``/proc/<pid>/status``.
 
+- bare server: the same rounds against a bare ``ApiServer`` (same token, same verdicts body,
+  no agent, no consume loop) in a process of its own, right after: the floor this machine
+  sets at this moment, so ``agent p99 / bare p99`` says what the agent itself adds even on a
+  loaded machine.
+
 Targets (issue 19): all answered, p99 under 1 s; slow clients hold a bounded number of
 threads, ``/healthz`` under 100 ms. The agent's CPU seconds over the rounds and the machine's
 load average are printed too: latency on a shared machine says as much about its other
@@ -72,6 +77,35 @@ def _produce_forever(bootstrap: str) -> None:
             producer.send(kind, copy.SerializeToString())
             time.sleep(0.002)
         rep += 1
+
+
+def _serve_bare() -> None:
+    """A bare ApiServer on a free loopback port (printed), until stdin closes."""
+    from prometheus_client import CollectorRegistry
+
+    from canarywatch.server import ApiServer, VerdictBoard
+
+    server = ApiServer("127.0.0.1:0", VerdictBoard(), CollectorRegistry(), lambda: True,
+                       bearer_token=TOKEN)
+    server.start()
+    print(server.port, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+def _bare_rounds(rounds: int, n: int) -> list[tuple[int, float]]:
+    bare = subprocess.Popen([sys.executable, __file__, "--serve-bare"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert bare.stdout is not None and bare.stdin is not None
+    try:
+        port = int(bare.stdout.readline())
+        results: list[tuple[int, float]] = []
+        for _ in range(rounds):
+            results.extend(asyncio.run(_round(port, n)))
+        return results
+    finally:
+        bare.stdin.close()
+        bare.wait(30)
 
 
 def _get(url: str, token: str | None = None, timeout_s: float = 5.0) -> tuple[int, bytes]:
@@ -182,7 +216,11 @@ def main() -> int:
     parser.add_argument("--slow", type=int, default=2000)
     parser.add_argument("--slow-s", type=float, default=10.0)
     parser.add_argument("--produce", metavar="BOOTSTRAP", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_bare:
+        _serve_bare()
+        return 0
     if args.produce:
         _produce_forever(args.produce)
         return 0
@@ -223,6 +261,8 @@ def main() -> int:
             cpu_s = _cpu_s(agent.pid) - cpu_before + api_cpu_s
             consumed = _consumed(base) - before
             slow = asyncio.run(_slow_clients(port, args.slow, args.slow_s, agent.pid))
+            bare_load_avg = os.getloadavg()[0]
+            bare = [lat for _, lat in _bare_rounds(args.rounds, args.concurrent)]
         finally:
             producer.terminate()
             agent.terminate()
@@ -237,6 +277,9 @@ def main() -> int:
     print(f"{'latency p50 (s)':46} {statistics.median(latencies):>14.3f}")
     print(f"{'latency p99 (s)':46} {_pct(latencies, 0.99):>14.3f}")
     print(f"{'latency max (s)':46} {max(latencies):>14.3f}")
+    print(f"{'bare server, same rounds: latency p50 (s)':46} {statistics.median(bare):>14.3f}")
+    print(f"{'bare server, same rounds: latency p99 (s)':46} {_pct(bare, 0.99):>14.3f}")
+    print(f"{'  load average (1 min) before the bare rounds':46} {bare_load_avg:>14.2f}")
     print(f"{'records consumed during the rounds':46} {consumed:>14.0f}")
     print(f"{'  over (s)':46} {load_s:>14.2f}")
     print(f"{'agent CPU in the rounds (s, both processes)':46} {cpu_s:>14.2f}")
