@@ -45,10 +45,10 @@ from canarywatch.decode.common import (
     severity_number,
     severity_of,
 )
-from canarywatch.decode.fastbuild import span_event
+from canarywatch.decode.fastbuild import log_event, span_event
 from canarywatch.decode.otlp_json import JsonDecoder, exception_of, json_value
 from canarywatch.decode.timecheck import MIN_UNIX_NANO, json_nanos
-from canarywatch.events import ExceptionRecord, LogEvent, SpanKind
+from canarywatch.events import ExceptionRecord, SpanKind
 from canarywatch.sources.base import PayloadKind
 
 __all__ = ["FastJsonDecoder", "UnusualRecordError"]
@@ -344,7 +344,7 @@ class FastJsonDecoder:
                     origins[here] = origins.get(here, 0) + 1
                     number = severity_number(_either(r.severityNumber, r.severity_number))
                     text = as_text(_either(r.severityText, r.severity_text))
-                    append((at, LogEvent(
+                    append((at, log_event(
                         service, version, at, severity_of(number, text),
                         as_text(json_value(r.body)), hex_id(_either(r.traceId, r.trace_id)),
                         hex_id(_either(r.spanId, r.span_id)))))

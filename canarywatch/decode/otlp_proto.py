@@ -31,7 +31,7 @@ from canarywatch.decode.common import (
     severity_of,
     slots_with_versions,
 )
-from canarywatch.decode.fastbuild import span_event
+from canarywatch.decode.fastbuild import log_event, span_event
 from canarywatch.decode.otlp_lite import LiteTracesData, any_value_raw, status_is_error
 from canarywatch.decode.timecheck import (
     MIN_UNIX_NANO,
@@ -373,7 +373,7 @@ class ProtoDecoder:
                         text = as_text(any_value(body))
                     here = (service, version)
                     origins[here] = origins.get(here, 0) + 1
-                    append((at, LogEvent(
+                    append((at, log_event(
                         service, version, at, severity_of(r.severity_number, r.severity_text),
                         text, r.trace_id.hex(), r.span_id.hex())))
         return DecodedBatch(entries, latest(entries), origins, spans=False)

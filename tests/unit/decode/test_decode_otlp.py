@@ -19,7 +19,7 @@ from otel_sdk_helpers import (
 )
 
 from canarywatch.config import DEFAULT_VERSION_KEYS
-from canarywatch.decode.fastbuild import span_event
+from canarywatch.decode.fastbuild import log_event, span_event
 from canarywatch.decode.otlp import OtlpDecoder, sniff_proto
 from canarywatch.decode.otlp_proto import ProtoDecoder
 from canarywatch.errors import DecodeError
@@ -294,6 +294,19 @@ def test_fast_span_event_equals_the_constructor() -> None:
     assert hash(built) == hash(SpanEvent(*args))
     with pytest.raises(AttributeError):
         built.name = "x"  # type: ignore[misc]
+
+
+def test_fast_log_event_equals_the_constructor() -> None:
+    """The hot path's LogEvent builder makes objects equal to the dataclass constructor's,
+    its defaults included."""
+    args = ("s", "v", 1, Severity.ERROR, "boom", "t" * 32, "s" * 16)
+    for given in (args, args[:5], (*args, (("k", "v"),))):
+        built = log_event(*given)
+        assert built == LogEvent(*given)
+        assert type(built) is LogEvent
+        assert hash(built) == hash(LogEvent(*given))
+    with pytest.raises(AttributeError):
+        built.body = "x"  # type: ignore[misc]
 
 
 def test_json_with_leading_whitespace_is_still_json(sdk: MakeSdk) -> None:
