@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 TimeRange = tuple[int, int]  # [from, to) event time, Unix nanoseconds
 
 _PROGRESS_EVERY = 2048  # events between two progress calls
+_SMALL_BATCH = 16  # records with fewer entries (log lines) are fed in runs ...
+_RUN_ENTRIES = 2048  # ... of this many entries
 
 # Called every few thousand events with (events so far, newest event time of the last record).
 Progress = Callable[[int, int], None]
@@ -82,9 +84,15 @@ def _batches(source: Source, pipeline: Pipeline, tally: InputTally,
     With a time range, records are decoded in full (every span an event with its own time)
     and only the events in ``[from, to)`` are kept: a counted-span group has one time for
     many spans, so it cannot be cut at the range's edges.
+
+    Records of a few events (a log file's lines) are joined into runs of about
+    ``_RUN_ENTRIES``, in record order, so that merging and the reorder buffer cost nothing
+    per line (fed one by one, a JSON-lines file replayed 3-4 times slower).
     """
     source.start()
     counts = pipeline.counts
+    small: list[DecodedBatch] = []
+    small_entries = 0
     try:
         for record in source:
             before = counts.rejected
@@ -102,10 +110,36 @@ def _batches(source: Source, pipeline: Pipeline, tally: InputTally,
                     last = pipeline.rejects.last
                     tally.first_reject = last.detail if last is not None else record.error
             tally.events += items
-            if batch.entries:
+            if not batch.entries:
+                continue
+            if len(batch.entries) >= _SMALL_BATCH:
+                if small:
+                    yield _joined(small)
+                    small = []
                 yield batch
+                continue
+            small.append(batch)  # a log line: records this small are fed in runs
+            small_entries += len(batch.entries)
+            if small_entries >= _RUN_ENTRIES:
+                yield _joined(small)
+                small, small_entries = [], 0
+        if small:
+            yield _joined(small)
     finally:
         source.stop()
+
+
+def _joined(batches: Sequence[DecodedBatch]) -> DecodedBatch:
+    """Consecutive small batches of one source as one, their entries in record order."""
+    if len(batches) == 1:
+        return batches[0]
+    origins: dict[tuple[str, str | None], int] = {}
+    for batch in batches:
+        for key, n in batch.origins.items():
+            origins[key] = origins.get(key, 0) + n
+    return DecodedBatch([entry for batch in batches for entry in batch.entries],
+                        max(batch.newest_unix_nano for batch in batches), origins,
+                        spans=batches[-1].spans)
 
 
 def _oldest(batch: DecodedBatch) -> int:
