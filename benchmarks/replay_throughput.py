@@ -13,6 +13,9 @@ OpenTelemetry SDK) is written once as collector file-exporter files, ``format: j
 - decode json / proto: the daemon's decode stage (``Pipeline.decode_batch``) over every
   record, no folding; ``decode json, stdlib`` is the reference OTLP/JSON decoder, which the
   msgspec path stands in for;
+- fold only: the pipeline without reading or decoding: the decoded batches of the proto
+  files, oldest first, reordered, folded (templates, windows) and judged; its ratio is to
+  the JSON floor: replay cannot be faster than its fold, whatever the decoder;
 - replay json / proto: ``canarywatch replay`` of the files (``replay_paths``, a fresh
   pipeline each pass): read, detect, decode, merge, reorder, fold, judge.
 
@@ -35,7 +38,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from canarywatch.config import Config
-from canarywatch.decode.batch import batch_of
+from canarywatch.decode.batch import DecodedBatch, batch_of
 from canarywatch.decode.otlp import OtlpDecoder
 from canarywatch.pipeline import Pipeline
 from canarywatch.replay import replay_paths
@@ -129,6 +132,22 @@ def decode_stdlib(records: Sequence[Record]) -> int:
     return sum(batch_of(decoder.decode(record)).items for record in records)
 
 
+def fold(batches: Sequence[DecodedBatch]) -> int:
+    """The pipeline alone: already decoded batches (oldest first) reordered, folded, judged."""
+    pipeline = Pipeline(Config())
+    for batch in batches:
+        pipeline.feed_batch(batch)
+    counts = pipeline.finish().counts
+    return counts.spans + counts.logs
+
+
+def decoded(records: Sequence[Record]) -> list[DecodedBatch]:
+    pipeline = Pipeline(Config())
+    batches = [pipeline.decode_batch(record) for record in records]
+    return sorted((b for b in batches if b.entries),
+                  key=lambda b: min(t for t, _ in b.entries))
+
+
 def replay(directory: Path) -> int:
     counts = replay_paths([directory], Pipeline(Config())).result.counts
     return counts.spans + counts.logs
@@ -157,6 +176,7 @@ def main() -> None:
         json_dir, proto_dir = write_files(scenario, Path(tmp))
         lines, messages = json_lines(json_dir), proto_messages(proto_dir)
         json_records, proto_records = records_of(json_dir), records_of(proto_dir)
+        proto_batches = decoded(proto_records)
         gc.freeze()  # the inputs stay alive through the timing: keep the collector off them
         start_load = load_average()
         rows: dict[str, tuple[int, float]] = {
@@ -165,6 +185,7 @@ def main() -> None:
             "decode json": best(lambda: decode_fast(json_records), args.repeat),
             "decode json, stdlib": best(lambda: decode_stdlib(json_records), args.repeat),
             "decode proto": best(lambda: decode_fast(proto_records), args.repeat),
+            "fold only (proto batches)": best(lambda: fold(proto_batches), args.repeat),
             "replay json": best(lambda: replay(json_dir), args.repeat),
             "replay proto": best(lambda: replay(proto_dir), args.repeat),
         }
@@ -175,7 +196,7 @@ def main() -> None:
           f"-> {load_average()})")
     print(f"{'run':<26} {'events':>8} {'events/s':>11} {'x floor':>8}")
     for name, (events, rate) in rows.items():
-        fmt = "proto" if "proto" in name else "json"
+        fmt = "proto" if "proto" in name and "fold" not in name else "json"
         print(f"{name:<26} {events:>8} {rate:>11,.0f} {rate / floors[fmt]:>8.2f}")
     for fmt, target in (("json", 0.75), ("proto", 0.5)):
         ratio = rows[f"replay {fmt}"][1] / floors[fmt]
