@@ -125,14 +125,9 @@ class ApiProcess:
         """Stop the API process (it closes its connections) and release the port."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(STOP_WAIT_S)
-        child = self._child
-        if child is not None and child.poll() is None:
-            try:
-                child.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            self._thread.join(2 * STOP_WAIT_S)
+        if self._child is not None:
+            _wait_or_kill(self._child)
         self._sock.close()
 
     # -- agent side ---------------------------------------------------------------------------
@@ -157,12 +152,15 @@ class ApiProcess:
         sent = -1
         delay_s = RESTART_MIN_S
         started_at = time.monotonic()
-        while not self._stopping.is_set():
+        while True:  # a stop is seen inside, so the API process is always told
             version = self._board.wait_changed(sent, STATUS_EVERY_S)
             assert self._child is not None and self._feed is not None
             try:
                 if self._stopping.is_set():
                     self._feed.send(("stop",))
+                    # PR_SET_PDEATHSIG fires when the thread that started the process ends:
+                    # let a process this thread started finish its shutdown first.
+                    _wait_or_kill(self._child)
                     break
                 if version != sent:
                     self._feed.send(("board", self._board.current()))
@@ -171,7 +169,7 @@ class ApiProcess:
                 continue
             except OSError:  # the API process is gone (or going): see below
                 pass
-            code = self._child.wait()
+            code = _wait_or_kill(self._child)
             self._feed.close()
             if self._stopping.is_set():
                 break
@@ -216,6 +214,15 @@ class ApiProcess:
                     ask.send(answer)
                 except OSError:
                     return
+
+
+def _wait_or_kill(child: subprocess.Popen[bytes]) -> int:
+    """``child``'s exit code, killing it if it has not exited within :data:`STOP_WAIT_S`."""
+    try:
+        return child.wait(STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 def _log_format(root: logging.Logger) -> str:
