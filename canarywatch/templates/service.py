@@ -16,9 +16,10 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from drain3.drain import Drain, LogCluster
+from drain3.drain import LogCluster
 
 from canarywatch.events import TemplateMatch
+from canarywatch.templates.drain_index import IndexedDrain
 from canarywatch.templates.masking import (
     CATEGORY_KEYS,
     PARAM,
@@ -60,7 +61,7 @@ class ServiceMiner:
     def __init__(self, settings: MinerSettings, masker: Masker) -> None:
         self.settings = settings
         self._masker = masker
-        self.drain = Drain(
+        self.drain = IndexedDrain(
             depth=settings.depth,
             sim_th=settings.sim_threshold,
             max_children=settings.max_children,
@@ -260,6 +261,7 @@ class ServiceMiner:
         self._bump(len(other.log_template_tokens))
 
     def _index(self, cluster: LogCluster) -> None:
+        self.drain.index(cluster)
         tokens = cluster.log_template_tokens
         if tokens:
             self._by_first.setdefault(tokens[0], set()).add(cluster.cluster_id)
@@ -272,6 +274,7 @@ class ServiceMiner:
             self._by_hole.setdefault(key, set()).add(cluster.cluster_id)
 
     def _unindex(self, cluster: LogCluster) -> None:
+        self.drain.unindex(cluster)
         tokens = cluster.log_template_tokens
         if tokens:
             for index in (self._flexible, self._by_first):
@@ -324,6 +327,7 @@ class ServiceMiner:
     def rebuild_derived(self) -> None:
         """Recompute index, results and caches from clusters (after a restore)."""
         self._by_hole.clear()
+        self.drain.clear_index()
         self._flexible.clear()
         self._by_first.clear()
         self._flex_sizes.clear()
