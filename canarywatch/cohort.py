@@ -55,6 +55,10 @@ class CohortResolver:
     def services(self) -> list[str]:
         return list(self._counts)
 
+    def totals(self) -> dict[str, int]:
+        """Events counted per service (all versions, and none)."""
+        return {service: sum(counts.values()) for service, counts in self._counts.items()}
+
     def traffic(self, service: str) -> dict[str, int]:
         return dict(self._counts.get(service, {}))
 

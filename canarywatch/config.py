@@ -355,6 +355,9 @@ class ServerConfig(_Model):
     # `run --insecure-no-auth`); at least 16 characters, e.g. `openssl rand -hex 32`.
     bearer_token_file: str | None = None
     bearer_token_env: str | None = None
+    # Per-service /metrics series (templates, endpoints, endpoint folds): the busiest this
+    # many services by events keep their own; the rest are summed under service="other".
+    max_service_series: int = Field(default=100, gt=0)
 
     @field_validator("listen")
     @classmethod

@@ -22,6 +22,7 @@ class Metrics:
     consumer_lag: Gauge  # labels: topic, partition
     processing_seconds: Histogram  # time to fold one poll batch into state
     templates: Gauge  # labels: service
+    templates_evicted: Counter  # templates the miner evicted that the analysis forgot
     endpoints: Gauge  # labels: service -> endpoints kept under their own name
     endpoint_folds: Counter  # labels: service -> requests folded into the `other` endpoint
     verdicts: Counter  # labels: action
@@ -66,6 +67,10 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                                      "Seconds to fold one batch into state", registry=r),
         templates=Gauge("canarywatch_templates", "Log templates per service", ["service"],
                         registry=r),
+        templates_evicted=Counter("canarywatch_templates_evicted",
+                                  "Templates evicted from the miner (least recently seen past "
+                                  "templates.max_clusters) and forgotten by the analysis",
+                                  registry=r),
         endpoints=Gauge("canarywatch_endpoints", "Endpoints kept under their own name per service",
                         ["service"], registry=r),
         endpoint_folds=Counter("canarywatch_endpoint_folds",

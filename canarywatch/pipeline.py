@@ -40,6 +40,7 @@ from canarywatch.notices import InputNotices
 from canarywatch.rejects import RejectReason, RejectTally
 from canarywatch.reorder import PendingEntries
 from canarywatch.serialize import event_from_json, event_to_json, verdict_from_json
+from canarywatch.series import ServiceSeries
 from canarywatch.skew import SkewGuard
 from canarywatch.sources.base import Record
 from canarywatch.templates import TemplateMiner
@@ -150,7 +151,7 @@ class Pipeline:
         self._folds_reported: dict[str, int] = {}  # endpoint folds already counted in metrics
         self._notices = InputNotices(config.cohorts.version_keys)
         self._cohorts = CohortResolver(config.cohorts, roles, global_roles)
-        self._templates = TemplateMiner(config.templates)
+        self._templates = TemplateMiner(config.templates, track_evictions=True)
         self._analyzer = Analyzer(config.analysis,
                                   max_examples=config.templates.examples_per_template,
                                   history=history)
@@ -160,7 +161,8 @@ class Pipeline:
         self._watermark = 0
         self._newest_fed = 0  # the newest event time fed on any stream (ahead of the clock)
         self._released_to = 0  # every event at or before this time has been processed
-        self._next_eval = 0
+        self._next_eval = 0  # the release clock's next interval boundary (housekeeping)
+        self._service_next: dict[str, int] = {}  # per service, its next look's event time
         self._current: dict[tuple[str, str], Verdict] = {}
         self._changes: list[Verdict] = []
         # Looks at the boundaries of a gap in the data: enough for every window and timer to
@@ -175,6 +177,10 @@ class Pipeline:
         self._stream_marks: dict[str, int] = {}  # newest event time per input stream
         self._waiting: frozenset[str] = frozenset()
         self._hold_ns = int(config.analysis.partition_hold_s * _NS)
+        self._series = None if metrics is None else ServiceSeries(
+            config.server.max_service_series, (metrics.templates, metrics.endpoints),
+            (metrics.endpoint_folds,), self._cohorts.totals)
+        self._looked: set[str] = set()  # services looked at since the last housekeeping
         self.truncated_lines = 0  # log bodies cut to logs.max_line_chars
         self.fold_errors = 0  # events skipped because folding them raised
 
@@ -282,7 +288,22 @@ class Pipeline:
     def drain(self) -> None:
         """Process every buffered event now (input is idle or has ended)."""
         self._release(self._watermark)
-        self._flush_tally()
+        self._housekeep()
+
+    def _forget_evicted(self) -> None:
+        """Templates the miner evicted leave the analysis too (their lines fold into an
+        evicted total), except those a current verdict's reasons name: they keep their text."""
+        evicted = self._templates.take_evicted()
+        if not evicted:
+            return
+        forgotten = 0
+        for service, ids in evicted.items():
+            keep = {r.template_id: r.template or f"#{r.template_id}"
+                    for (s, _), v in self._current.items() if s == service
+                    for r in v.reasons if r.template_id is not None}
+            forgotten += self._analyzer.forget_templates(service, ids, keep)
+        if self._metrics is not None and forgotten:
+            self._metrics.templates_evicted.inc(forgotten)
 
     def finish(self) -> ReplayResult:
         """The input has ended: process everything still held (events of a stream ahead of
@@ -290,8 +311,14 @@ class Pipeline:
         self._watermark = max(self._watermark, self._newest_fed)
         self.drain()
         if self._released_to:
-            self._evaluate(self._released_to)
-        return ReplayResult(tuple(self._changes), tuple(self._current.values()), self.counts,
+            # A last look at each service, at its own clock: at most one interval after its
+            # last event (where its next look would be), never past the input's end.
+            for service, nxt in self._service_next.items():
+                self._look(service, min(self._released_to, nxt - 1))
+        # Each service is looked at on its own clock, so one's look can come after another's
+        # later one: the changes in event-time order (stable: a service's keep their order).
+        changes = sorted(self._changes, key=lambda v: v.at_unix_nano)
+        return ReplayResult(tuple(changes), tuple(self._current.values()), self.counts,
                             tuple(self.notices()))
 
     def notices(self) -> list[str]:
@@ -318,20 +345,37 @@ class Pipeline:
             self._released_to = max(self._released_to, cutoff)
 
     def _tick(self, t: int) -> None:
-        """Evaluate at every interval boundary up to event time ``t``."""
+        """Housekeeping at every interval boundary of the release clock first passed (metrics,
+        evicted templates); the looks themselves run per service (:meth:`_tick_service`)."""
         if self._next_eval == 0:
             self._next_eval = (t // self._interval_ns + 1) * self._interval_ns
             return
+        if self._next_eval <= t:
+            boundary = self._next_eval + (t - self._next_eval) // self._interval_ns \
+                * self._interval_ns
+            self._housekeep(boundary)
+            self._next_eval = boundary + self._interval_ns
+
+    def _tick_service(self, service: str, t: int) -> None:
+        """Look at ``service`` at every interval boundary of its own event time up to ``t``
+        (the time of its event about to be folded): each service is judged on its own
+        clock, so a look costs work for the services with new data only, and what other
+        services send (or how far ahead their clocks are) changes none of its looks."""
+        interval = self._interval_ns
+        nxt = self._service_next.get(service)
+        if nxt is None:
+            self._service_next[service] = (t // interval + 1) * interval
+            return
         looks = 0
-        while self._next_eval <= t:
-            self._evaluate(self._next_eval)
-            self._next_eval += self._interval_ns
+        while nxt <= t:
+            self._look(service, nxt)
+            nxt += interval
             looks += 1
-            if looks == self._gap_looks and self._next_eval <= t:
+            if looks == self._gap_looks and nxt <= t:
                 # A gap: nothing arrived since, so the looks in between could only repeat
                 # the last; jump to the last boundary the gap reaches.
-                self._next_eval += (t - self._next_eval) // self._interval_ns \
-                    * self._interval_ns
+                nxt += (t - nxt) // interval * interval
+        self._service_next[service] = nxt
 
     def _process(self, ready: Sequence[Entry]) -> None:
         """Fold time-ordered entries (see :meth:`_fold`); an entry whose folding raises is
@@ -369,6 +413,7 @@ class Pipeline:
         seen: dict[tuple[str, str, str | None], int] = {}
         seen_get = seen.get
         next_eval = self._next_eval
+        service_next = self._service_next.get
         try:
             for t, ev in ready:
                 if t >= next_eval:
@@ -376,13 +421,21 @@ class Pipeline:
                     self._tick(t)
                     next_eval = self._next_eval
                 if isinstance(ev, tuple):  # a SpanRow: a versioned entry span, no events
-                    (service, version, _, _, endpoint, start, end, is_error, status, trace_id,
+                    service = ev[0]
+                    if t >= service_next(service, 0):
+                        self._count(seen)
+                        self._tick_service(service, t)
+                    (_, version, _, _, endpoint, start, end, is_error, status, trace_id,
                      _, _) = ev
                     key: tuple[str, str, str | None] = ("span", service, version)
                     seen[key] = seen_get(key, 0) + 1
                     observe_request(service, version, endpoint, start, end, is_error, status,
                                     trace_id)
                     continue
+                service = ev.service
+                if t >= service_next(service, 0):
+                    self._count(seen)
+                    self._tick_service(service, t)
                 if isinstance(ev, CountedSpan):
                     key = ("span", ev.service, ev.version)
                     seen[key] = seen_get(key, 0) + ev.count
@@ -482,39 +535,51 @@ class Pipeline:
         self._tally.clear()
         self._consumed.clear()
 
-    def _evaluate(self, now: int) -> None:
-        self.look_count += 1
+    def _housekeep(self, now: int | None = None) -> None:
+        """What every interval of the release clock does once, whatever the services:
+        metrics tally, templates evicted from the miner, endpoint metrics, and (at ``now``,
+        the boundary passed) the rolling history's reading of whole windows."""
         self._flush_tally()
-        for service in self._cohorts.services():
-            roles = self._cohorts.roles(service)
-            pairs = [] if roles is None else [(roles.baseline, c) for c in roles.canaries]
-            if not pairs and self._history is not None:
-                pairs = self._against_history(service, roles)
-            if not pairs:
-                continue
-            text = self._template_text(service)
-            for baseline, canary in pairs:
-                verdict = self._analyzer.evaluate(service, baseline, canary, now, text)
-                previous = self._current.get(verdict.key)
-                self._current[verdict.key] = verdict
-                if self._observer is not None:
-                    self._observe(self._observer, now, verdict)
-                if previous is None or previous.action is not verdict.action:
-                    self._changes.append(verdict)
-                    self._emit(verdict)
-            if self._metrics is not None:
-                self._metrics.templates.labels(service).set(
-                    self._templates.template_count(service))
-        if self._metrics is not None:
-            for service, (kept, folded) in self._analyzer.endpoint_counts().items():
-                self._metrics.endpoints.labels(service).set(kept)
+        self._forget_evicted()
+        series, metrics = self._series, self._metrics
+        if series is not None and metrics is not None:
+            series.round()
+            for service in self._looked:
+                series.set(metrics.templates, service, self._templates.template_count(service))
+                counts = self._analyzer.endpoint_count(service)
+                if counts is None:
+                    continue
+                kept, folded = counts
+                series.set(metrics.endpoints, service, kept)
                 reported = self._folds_reported.get(service, 0)
                 if folded > reported:
-                    self._metrics.endpoint_folds.labels(service).inc(folded - reported)
+                    series.inc(metrics.endpoint_folds, service, folded - reported)
                     self._folds_reported[service] = folded
-        if self.rolling is not None:
+        self._looked.clear()
+        if self.rolling is not None and now is not None:
             self.rolling.looked(self, now, retained_ns=self.window_ns,
                                 complete_to_unix_nano=self.complete_to(now))
+
+    def _look(self, service: str, now: int) -> None:
+        """Judge every canary of ``service`` at its event time ``now``."""
+        self.look_count += 1
+        self._looked.add(service)
+        roles = self._cohorts.roles(service)
+        pairs = [] if roles is None else [(roles.baseline, c) for c in roles.canaries]
+        if not pairs and self._history is not None:
+            pairs = self._against_history(service, roles)
+        if not pairs:
+            return
+        text = self._template_text(service)
+        for baseline, canary in pairs:
+            verdict = self._analyzer.evaluate(service, baseline, canary, now, text)
+            previous = self._current.get(verdict.key)
+            self._current[verdict.key] = verdict
+            if self._observer is not None:
+                self._observe(self._observer, now, verdict)
+            if previous is None or previous.action is not verdict.action:
+                self._changes.append(verdict)
+                self._emit(verdict)
 
     def _against_history(self, service: str, roles: Roles | None) -> list[tuple[str, str]]:
         """(history label, version) for a service with one version and a model of it."""
@@ -606,6 +671,7 @@ class Pipeline:
             "watermark": self._watermark,
             "released_to": self._released_to,
             "next_eval": self._next_eval,
+            "service_next_eval": dict(self._service_next),
             "current": [v.to_json() for v in self._current.values()],
             "counts": self.counts.to_json(),
             "partition_watermarks": dict(self._stream_marks),
@@ -622,6 +688,8 @@ class Pipeline:
         self._watermark = int(snapshot.get("watermark", 0))
         self._released_to = int(snapshot.get("released_to", 0))
         self._next_eval = int(snapshot.get("next_eval", 0))
+        self._service_next = {str(k): int(v) for k, v in
+                              snapshot.get("service_next_eval", {}).items()}
         current = [verdict_from_json(v) for v in snapshot.get("current", [])]
         self._current = {v.key: v for v in current}
         self.counts = EventCounts.from_json(snapshot.get("counts", {}))

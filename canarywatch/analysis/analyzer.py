@@ -8,7 +8,7 @@ judge's per-canary look history and the event time passed in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,45 @@ class Analyzer:
         self._caps: dict[str, EndpointCap] = {}  # per service, shared by its versions
         self._join = TraceJoin(int(config.log_join_wait_s * _NS))
         self._expired_to = 0
+        self._versions: dict[str, list[str]] = {}  # per service, the versions with a window
+        # Per service: [templates forgotten after the miner evicted them, their lines].
+        self.evicted: dict[str, list[int]] = {}
 
     def _window(self, service: str, version: str) -> VersionWindow:
         key = (service, version)
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = VersionWindow(self._bucket_ns, self._keep_slots)
+            self._versions.setdefault(service, []).append(version)
         return window
+
+    def forget_templates(self, service: str, evicted: list[tuple[int, int]],
+                         keep: Mapping[int, str]) -> int:
+        """Forget templates the miner evicted: ``evicted`` holds (template id, lines it
+        matched). Their lines in the window's slots fold into each slot's ``evicted_logs``
+        (still counted in its ``logs``), and the evicted total of the service grows. A
+        template in ``keep`` (id -> its text: it drove a current verdict) stays, with that
+        text. Returns the number of templates forgotten."""
+        book = self._templates.get(service)
+        gone: set[int] = set()
+        lines = 0
+        for tid, n in evicted:
+            if tid in keep:
+                if book is not None and tid in book:
+                    book[tid].text = keep[tid]
+                continue
+            if book is not None:
+                book.pop(tid, None)
+            gone.add(tid)
+            lines += n
+        if not gone:
+            return 0
+        for version in self._versions.get(service, ()):
+            self._windows[(service, version)].forget_templates(gone)
+        total = self.evicted.setdefault(service, [0, 0])
+        total[0] += len(gone)
+        total[1] += lines
+        return len(gone)
 
     def observe_span(self, ev: SpanEvent) -> None:
         """Count a SERVER/CONSUMER span with a version: one request of its endpoint."""
@@ -103,6 +135,12 @@ class Analyzer:
         if end_unix_nano - self._expired_to >= self._bucket_ns:
             self._expire(end_unix_nano)
 
+    def endpoint_count(self, service: str) -> tuple[int, int] | None:
+        """(endpoints kept under their own name, requests folded into ``other``) of one
+        service; None before its first request."""
+        cap = self._caps.get(service)
+        return None if cap is None else (len(cap.kept), cap.folded_requests)
+
     def endpoint_counts(self) -> dict[str, tuple[int, int]]:
         """Per service: (endpoints kept under their own name, requests folded into
         ``other`` so far)."""
@@ -125,7 +163,7 @@ class Analyzer:
 
     def _attribute(self, lines: list[tuple[PendingLine, str]]) -> None:
         for line, endpoint in lines:
-            if endpoint:
+            if endpoint and line.template_id in self._templates.get(line.service, ()):
                 self._window(line.service, line.version).add_endpoint_line(
                     line.time_unix_nano, line.template_id, endpoint)
 
@@ -251,6 +289,7 @@ class Analyzer:
                           for s, book in self._templates.items()},
             "join": self._join.to_json(),
             "endpoints": {s: c.to_json() for s, c in self._caps.items()},
+            "evicted": self.evicted,
             "looks": [[s, c, st.looks, st.streak,
                        None if st.rollback is None else st.rollback.to_json()]
                       for (s, c), st in self._looks.items()],
@@ -260,6 +299,11 @@ class Analyzer:
         self._windows = {
             (s, v): VersionWindow.from_json(self._bucket_ns, self._keep_slots, w)
             for s, v, w in snapshot.get("windows", [])}
+        self._versions = {}
+        for s, v in self._windows:
+            self._versions.setdefault(s, []).append(v)
+        self.evicted = {str(s): [int(t), int(n)]
+                        for s, (t, n) in snapshot.get("evicted", {}).items()}
         self._templates = {s: {int(t): TemplateInfo.from_json(i) for t, i in book.items()}
                            for s, book in snapshot.get("templates", {}).items()}
         self._join.restore(snapshot.get("join", {}))

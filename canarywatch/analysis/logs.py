@@ -37,6 +37,9 @@ class TemplateInfo:
     versions: set[str] = field(default_factory=set)  # every version that ever logged it
     # version -> example lines: (body, trace id, a structured line's other fields)
     examples: dict[str, list[Example]] = field(default_factory=dict)
+    # The template's text when the miner evicted it; kept only for templates that drove a
+    # verdict (the analysis forgets the others, see Analyzer.forget_templates).
+    text: str | None = None
 
     def observe(self, ev: LogEvent, version: str, max_examples: int) -> None:
         self.severity = max(self.severity, ev.severity)
@@ -46,17 +49,22 @@ class TemplateInfo:
             lines.append((ev.body, ev.trace_id, ev.attributes))
 
     def to_json(self) -> dict[str, Any]:
-        return {"severity": int(self.severity), "first_seen": self.first_seen_unix_nano,
-                "versions": sorted(self.versions),
-                "examples": {v: [[b, t, [list(kv) for kv in a]] if a else [b, t]
-                                 for b, t, a in xs] for v, xs in self.examples.items()}}
+        out: dict[str, Any] = {
+            "severity": int(self.severity), "first_seen": self.first_seen_unix_nano,
+            "versions": sorted(self.versions),
+            "examples": {v: [[b, t, [list(kv) for kv in a]] if a else [b, t]
+                             for b, t, a in xs] for v, xs in self.examples.items()}}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TemplateInfo:
         return cls(Severity(int(data["severity"])), int(data["first_seen"]),
                    set(data["versions"]),
                    {v: [_example_from_json(x) for x in xs]
-                    for v, xs in data["examples"].items()})
+                    for v, xs in data["examples"].items()},
+                   None if data.get("text") is None else str(data["text"]))
 
 
 def _example_from_json(item: list[Any]) -> Example:
@@ -166,10 +174,12 @@ def _example(version: str, body: str, trace_id: str,
 
 
 def _text_of(tid: int, info: TemplateInfo, template_text: Callable[[int], str]) -> str:
-    """The miner's current text; an evicted template falls back to one of its lines."""
+    """The miner's current text; an evicted template's text as it was, else one of its lines."""
     try:
         return template_text(tid)
     except KeyError:
+        if info.text is not None:
+            return info.text
         return next((lines[0][0] for lines in info.examples.values() if lines), f"#{tid}")
 
 

@@ -65,6 +65,20 @@ class Slot:
     # Lines per (template, endpoint of the request that wrote them), where the trace told.
     by_endpoint: dict[tuple[int, str], int] = field(default_factory=dict)
     logs: int = 0
+    # Lines (counted in `logs`) of templates the miner evicted since: no longer by template.
+    evicted_logs: int = 0
+
+    def forget_templates(self, gone: set[int]) -> None:
+        """Fold the lines of templates in ``gone`` into :attr:`evicted_logs`."""
+        templates = self.templates
+        if len(gone) < len(templates):
+            hit = [tid for tid in gone if tid in templates]
+        else:
+            hit = [tid for tid in templates if tid in gone]
+        for tid in hit:
+            self.evicted_logs += templates.pop(tid)
+        if hit and self.by_endpoint:
+            self.by_endpoint = {k: n for k, n in self.by_endpoint.items() if k[0] not in gone}
 
     def merge(self, other: Slot) -> None:
         """Add another slot's counts to this one."""
@@ -80,17 +94,20 @@ class Slot:
         self.logs += other.logs
 
     def to_json(self) -> dict[str, Any]:
-        return {"endpoints": {k: v.to_json() for k, v in self.endpoints.items()},
-                "templates": {str(k): v for k, v in self.templates.items()},
-                "by_endpoint": [[t, e, n] for (t, e), n in self.by_endpoint.items()],
-                "logs": self.logs}
+        out = {"endpoints": {k: v.to_json() for k, v in self.endpoints.items()},
+               "templates": {str(k): v for k, v in self.templates.items()},
+               "by_endpoint": [[t, e, n] for (t, e), n in self.by_endpoint.items()],
+               "logs": self.logs}
+        if self.evicted_logs:
+            out["evicted_logs"] = self.evicted_logs
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Slot:
         return cls({k: EndpointCounts.from_json(v) for k, v in data["endpoints"].items()},
                    {int(k): int(v) for k, v in data["templates"].items()},
                    {(int(t), str(e)): int(n) for t, e, n in data.get("by_endpoint", [])},
-                   int(data["logs"]))
+                   int(data["logs"]), int(data.get("evicted_logs", 0)))
 
 
 @dataclass(slots=True)
@@ -203,6 +220,11 @@ class VersionWindow:
         slot = self._slot(t_unix_nano)
         key = (template_id, endpoint)
         slot.by_endpoint[key] = slot.by_endpoint.get(key, 0) + 1
+
+    def forget_templates(self, gone: set[int]) -> None:
+        """Fold the lines of the templates in ``gone`` into each slot's ``evicted_logs``."""
+        for slot in self._slots.values():
+            slot.forget_templates(gone)
 
     def evict(self, before_index: int) -> None:
         for index in [i for i in self._slots if i < before_index]:

@@ -25,8 +25,11 @@ class TemplateMiner:
     :meth:`canonical_id` maps the merged ones to it.
     """
 
-    def __init__(self, config: TemplatesConfig) -> None:
+    def __init__(self, config: TemplatesConfig, track_evictions: bool = False) -> None:
+        """``track_evictions``: remember evicted ids for :meth:`take_evicted` (the pipeline's
+        analysis forgets them); off, nothing about an evicted template is kept."""
         self._config = config
+        self._track_evictions = track_evictions
         self._settings = MinerSettings(
             sim_threshold=config.sim_threshold,
             depth=config.depth,
@@ -46,7 +49,7 @@ class TemplateMiner:
     def _service(self, service: str) -> ServiceMiner:
         miner = self._services.get(service)
         if miner is None:
-            miner = ServiceMiner(self._settings, self._masker)
+            miner = ServiceMiner(self._settings, self._masker, self._track_evictions)
             self._services[service] = miner
         return miner
 
@@ -78,6 +81,16 @@ class TemplateMiner:
         miner = self._services.get(service)
         return None if miner is None else miner.resolve(template_id)
 
+    def take_evicted(self) -> dict[str, list[tuple[int, int]]]:
+        """Per service, the (template id, lines it matched) of every template evicted since
+        the last call (least recently seen past ``templates.max_clusters``), ids merged into
+        them with 0 lines; the miner forgets them."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for name, miner in self._services.items():
+            if miner.evicted:
+                out[name], miner.evicted = miner.evicted, []
+        return out
+
     def services(self) -> list[str]:
         return sorted(self._services)
 
@@ -97,7 +110,7 @@ class TemplateMiner:
             raise StateError("template snapshot: services must be an object")
         restored: dict[str, ServiceMiner] = {}
         for name, data in services.items():
-            miner = ServiceMiner(self._settings, self._masker)
+            miner = ServiceMiner(self._settings, self._masker, self._track_evictions)
             load_service(miner, data, f"services.{name}")
             restored[str(name)] = miner
         self._services = restored

@@ -58,8 +58,10 @@ class MinerSettings:
 class ServiceMiner:
     """Mines one service's lines; not thread-safe (one miner per service, one thread)."""
 
-    def __init__(self, settings: MinerSettings, masker: Masker) -> None:
+    def __init__(self, settings: MinerSettings, masker: Masker,
+                 track_evictions: bool = False) -> None:
         self.settings = settings
+        self._track_evictions = track_evictions
         self._masker = masker
         self.drain = IndexedDrain(
             depth=settings.depth,
@@ -82,6 +84,9 @@ class ServiceMiner:
         self._flexible: dict[str, set[int]] = {}
         self._flex_sizes: dict[int, set[int]] = {}
         self._by_first: dict[str, set[int]] = {}  # every template, by its first token
+        # With track_evictions: (id, lines it matched) of each template evicted (and of each
+        # id merged into it) since the last take_evicted(), for the analysis to forget them.
+        self.evicted: list[tuple[int, int]] = []
 
     # ---- matching -----------------------------------------------------------------------
 
@@ -299,12 +304,16 @@ class ServiceMiner:
         cluster = self.drain.id_to_cluster.pop(cluster_id)
         self._unindex(cluster)
         del self.lru[cluster_id]
-        del self.counts[cluster_id]
+        lines = self.counts.pop(cluster_id)
         del self._results[cluster_id]
         self._bump(len(cluster.log_template_tokens))
+        merged = self._aliased_by.pop(cluster_id, ())
         # Ids merged into an evicted template point nowhere now.
-        for old in self._aliased_by.pop(cluster_id, ()):
+        for old in merged:
             del self.aliases[old]
+        if self._track_evictions:
+            self.evicted.append((cluster_id, lines))
+            self.evicted.extend((old, 0) for old in merged)
         logger.debug("evicted template %d (least recently seen)", cluster_id)
 
     def _bump(self, size: int) -> None:

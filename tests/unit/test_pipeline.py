@@ -145,11 +145,11 @@ class _TrafficAtLooks(Pipeline):
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self.looks: list[tuple[int, str]] = []
+        self.looks: list[tuple[str, int, str]] = []
 
-    def _evaluate(self, now: int) -> None:
-        self.looks.append((now, json.dumps(self.snapshot()["cohorts"]["counts"])))
-        super()._evaluate(now)
+    def _look(self, service: str, now: int) -> None:
+        self.looks.append((service, now, json.dumps(self.snapshot()["cohorts"]["counts"])))
+        super()._look(service, now)
 
 
 @pytest.mark.parametrize("interval_s", [3, 2.5])
