@@ -325,6 +325,10 @@ class WebhookConfig(_Model):
     ca_file: str | None = None
     # Preset parameters (Rollout name, Ingress name, namespace, chat channel ...).
     params: dict[str, str] = Field(default_factory=dict)
+    # For a receiver that latches a rollback (flagger-loadtester's gate): release it when the
+    # service's next release starts (a new canary version or Flagger revision). null: on for
+    # presets that latch; true on a preset that does not latch is an error.
+    release_latch: bool | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -562,6 +562,9 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     metrics.broker_connected.set(0)
     board = VerdictBoard()
     dispatcher = WebhookDispatcher(config.actions, Path(config.state_dir), metrics)
+    # A new Flagger revision is the service's next release: release what receivers latch.
+    revisions.on_new_revision = lambda service: dispatcher.release(
+        service, why="new Flagger revision")
 
     def show_restored(pipeline: Pipeline) -> None:
         for verdict in pipeline.verdicts():

@@ -5,6 +5,10 @@ Tables:
 - ``outbox``: one row per (webhook, decision id) with the rendered request (no secrets), the
   attempts so far and a state (``pending``, ``delivered``, ``failed``). Delivered rows stay, so
   replaying the same decision again (same id) finds it and sends nothing.
+- ``latches``: per (webhook, service), a rollback sent to a receiver that keeps it until told
+  otherwise (the Flagger load tester's gate), with the rendered request that releases it.
+  :meth:`Outbox.release` moves it to ``outbox`` as a pending request when the service's next
+  release starts, superseding the rollback if that was still pending.
 - ``decisions``: the last action recorded per (service, canary version). A verdict with the
   same action as the last one is not a new decision, even with a later event time (the
   pipeline re-deriving a verdict after a restart), so it never gets a second id.
@@ -54,6 +58,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     action TEXT NOT NULL,
     decision_id TEXT NOT NULL,
     PRIMARY KEY (service, canary_version)
+);
+CREATE TABLE IF NOT EXISTS latches (
+    webhook TEXT NOT NULL,
+    service TEXT NOT NULL,
+    canary_version TEXT NOT NULL,
+    decision_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    url TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (webhook, service)
 );
 """
 
@@ -112,8 +127,9 @@ class Outbox:
         return len(rows)
 
     def record(self, service: str, canary_version: str, action: str, decision: str,
-               requests: Sequence[Request]) -> bool:
-        """Store a decision and its requests in one transaction.
+               requests: Sequence[Request], *, latches: Sequence[Request] = ()) -> bool:
+        """Store a decision and its requests in one transaction; ``latches``: the release
+        requests of the latches this decision sets (one per webhook, for this service).
 
         Returns False (and stores nothing) when the last decision recorded for this canary had
         the same action: that is the same decision seen again.
@@ -141,6 +157,10 @@ class Outbox:
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(r.webhook, r.decision_id, r.method, r.url, json.dumps(r.headers),
                           r.body, service, canary_version) for r in requests])
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO latches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(r.webhook, service, canary_version, r.decision_id, r.method, r.url,
+                          json.dumps(r.headers), r.body) for r in latches])
                     self._db.execute("COMMIT")
                 except sqlite3.Error:
                     self._db.execute("ROLLBACK")
@@ -149,6 +169,53 @@ class Outbox:
                 # Losing a decision silently is worse than stopping: the caller sees it.
                 raise StateError(f"cannot write decision {decision} to the outbox: {exc}") from None
             return True
+
+    def latched(self) -> dict[str, set[str]]:
+        """Per service, the canary versions whose rollback some receiver still latches."""
+        with self._lock:
+            rows = self._db.execute("SELECT service, canary_version FROM latches").fetchall()
+        out: dict[str, set[str]] = {}
+        for service, version in rows:
+            out.setdefault(str(service), set()).add(str(version))
+        return out
+
+    def release(self, service: str, keep_version: str | None = None) -> list[Request]:
+        """Queue the release of every latch of ``service`` but one set by ``keep_version``
+        (its current canary's) and forget those latches, in one transaction; a rollback
+        still pending for a released latch is superseded. Returns the requests queued."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT webhook, canary_version, decision_id, method, url, headers, body"
+                " FROM latches WHERE service = ?", (service,)).fetchall()
+            rows = [r for r in rows if r[1] != keep_version]
+            if not rows:
+                return []
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for webhook, version, decision, method, url, headers, body in rows:
+                        self._db.execute(
+                            "UPDATE outbox SET state = 'superseded', last_error = ? WHERE"
+                            " state = 'pending' AND webhook = ? AND service = ?"
+                            " AND canary_version = ?",
+                            (f"superseded by {decision}", webhook, service, version))
+                        self._db.execute(
+                            "INSERT OR IGNORE INTO outbox (webhook, decision_id, method, url,"
+                            " headers, body, service, canary_version)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (webhook, decision, method, url, headers, body, service, version))
+                        self._db.execute(
+                            "DELETE FROM latches WHERE webhook = ? AND service = ?",
+                            (webhook, service))
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot release the latches of {service}: {exc}") from None
+        return [Request(webhook=str(w), decision_id=str(d), method=str(m), url=str(u),
+                        headers=tuple((str(k), str(v)) for k, v in json.loads(h)),
+                        body=bytes(b)) for w, _, d, m, u, h, b in rows]
 
     def next_pending(self, webhook: str) -> Pending | None:
         """The oldest pending request for ``webhook``."""

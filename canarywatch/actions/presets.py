@@ -8,7 +8,10 @@ template (see :mod:`canarywatch.actions.templating`) and the ``params`` it needs
   ``/rollback/open`` on a rollback (``/rollback/close`` on other actions), so a Flagger
   ``rollback`` webhook pointed at ``/rollback/check`` rolls the canary back.
   ``url`` is the load tester's base URL; params ``namespace`` (required), ``name`` (the Canary,
-  default: the service).
+  default: the service). The gate *latches*: it stays open until closed, so with
+  ``release_latch`` (the default for this preset) canarywatch closes it when that service's
+  next release starts (a new canary version, or a new Flagger revision of the Canary), and
+  the next healthy release's ``/rollback/check`` does not answer "roll back".
 - ``argo-rollouts-abort``: Kubernetes API merge-patch ``{"status":{"abort":true}}`` on
   ``rollouts/<rollout>/status``; rollback only. ``url`` is the API server; params
   ``namespace`` (required), ``rollout`` (default: the service).
@@ -48,6 +51,9 @@ class Preset:
     # Actions this receiver has a request for (None: all of them).
     actions: ClassVar[frozenset[Action] | None] = None
     uses_service_account: ClassVar[bool] = False
+    # The receiver keeps a rollback until told otherwise (a gate): release_path is where
+    # canarywatch tells it, when the service's next release starts.
+    release_path: ClassVar[str | None] = None
 
     def __init__(self, params: Mapping[str, str]) -> None:
         self.params = dict(params)
@@ -91,6 +97,8 @@ class FlaggerLoadtesterPreset(Preset):
     name = "flagger-loadtester"
     required_params = ("namespace",)
     known_params = frozenset({"namespace", "name"})
+
+    release_path = "/rollback/close"
 
     def path_for(self, action: Action) -> str:
         return "/rollback/open" if action is Action.ROLLBACK else "/rollback/close"

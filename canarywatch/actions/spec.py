@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -62,6 +62,13 @@ def decision_id(verdict: Verdict) -> str:
     raw = "\x1f".join((verdict.service, verdict.baseline_version, verdict.canary_version,
                        verdict.action.value))
     return "cwd-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def release_id(service: str, canary_version: str) -> str:
+    """Stable id of the release of a latched rollback of one canary (``cwr-`` + 32 hex
+    digits of SHA-256 over service and canary version): released once, whatever restarts."""
+    raw = "\x1f".join((service, canary_version, "release"))
+    return "cwr-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
 def summary_of(verdict: Verdict) -> str:
@@ -129,6 +136,17 @@ class WebhookSpec:
             raise ConfigError(f"{key}.url", f"holds a credential ({credential_in(config.url)})"
                                             " and a template: a secret URL is sent as given")
         self._check_renders()
+        latches = preset_cls.release_path is not None
+        if config.release_latch and not latches:
+            raise ConfigError(f"{key}.release_latch",
+                              f"preset '{preset_cls.name}' does not latch a rollback")
+        # Whether a rollback sent here stays until released (see release_request).
+        self.latches = latches and config.release_latch is not False
+
+    def release_request(self, rollback: Verdict, decision: str) -> Request:
+        """The request that releases the latch ``rollback`` set (the preset's release path,
+        e.g. the Flagger load tester's ``/rollback/close``), under id ``decision``."""
+        return self.render(replace(rollback, action=Action.CONTINUE), decision)
 
     def _check_params(self, preset_cls: type[Preset]) -> None:
         for name in preset_cls.required_params:

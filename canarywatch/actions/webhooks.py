@@ -30,11 +30,11 @@ from canarywatch.actions.credentials import Credentials, load_credentials
 from canarywatch.actions.delivery import attempt, backoff_s
 from canarywatch.actions.outbox import Outbox
 from canarywatch.actions.presets import PRESETS
-from canarywatch.actions.spec import WebhookSpec, decision_id
+from canarywatch.actions.spec import WebhookSpec, decision_id, release_id
 from canarywatch.actions.templating import TemplateError
 from canarywatch.config import ActionsConfig, RetryConfig, WebhookConfig
 from canarywatch.errors import ConfigError
-from canarywatch.events import Verdict
+from canarywatch.events import Action, Verdict
 from canarywatch.metrics import Metrics
 
 __all__ = ["PRESETS", "WebhookDispatcher", "webhooks_from_flags"]
@@ -188,24 +188,43 @@ class WebhookDispatcher:
         self.gave_up = 0  # requests marked failed since this dispatcher started
         self._workers = {s.name: _Worker(s, c, self) for s, c in zip(self._specs, creds,
                                                                        strict=True)}
+        # Per service, canary versions whose rollback a receiver latches (see release()).
+        self._latched = self.outbox.latched()
+        self._latch_lock = threading.Lock()  # send() and release() come from two threads
         self._update_depth()
         for worker in self._workers.values():
             worker.thread.start()
 
     def send(self, verdict: Verdict) -> None:
-        """Commit this decision's requests to the outbox and wake the delivery threads."""
+        """Commit this decision's requests to the outbox and wake the delivery threads.
+
+        A verdict for a canary version other than one whose rollback a receiver latches
+        means the service's next release has started: the latch is released first.
+        """
+        with self._latch_lock:
+            latched = set(self._latched.get(verdict.service, ()))
+        if latched - {verdict.canary_version}:
+            self.release(verdict.service, keep_version=verdict.canary_version,
+                         why=f"canary version {verdict.canary_version}")
         decision = decision_id(verdict)
         requests = []
+        latches = []
         for spec in self._specs:
             if not spec.wants(verdict.action):
                 continue
             try:
                 requests.append(spec.render(verdict, decision))
+                if spec.latches and verdict.action is Action.ROLLBACK:
+                    latches.append(spec.release_request(
+                        verdict, release_id(verdict.service, verdict.canary_version)))
             except TemplateError as exc:
                 logger.error("webhook %s: cannot render decision %s: %s", spec.name,
                              decision, exc)
         is_new = self.outbox.record(verdict.service, verdict.canary_version,
-                                    verdict.action.value, decision, requests)
+                                    verdict.action.value, decision, requests, latches=latches)
+        if is_new and latches:
+            with self._latch_lock:
+                self._latched.setdefault(verdict.service, set()).add(verdict.canary_version)
         if not is_new:
             logger.debug("verdict %s/%s %s is the decision already recorded", verdict.service,
                          verdict.canary_version, verdict.action.value)
@@ -213,6 +232,23 @@ class WebhookDispatcher:
         self._update_depth()
         for request in requests:
             self._workers[request.webhook].wake()
+
+    def release(self, service: str, keep_version: str | None = None, why: str = "") -> int:
+        """Release the rollbacks receivers latch for ``service`` (all but ``keep_version``'s):
+        its next release started (``why``: a new canary version, a new Flagger revision).
+        Thread-safe; returns the number of release requests queued."""
+        with self._latch_lock:
+            requests = self.outbox.release(service, keep_version)
+            kept = {v for v in self._latched.pop(service, set()) if v == keep_version}
+            if kept:
+                self._latched[service] = kept
+        for request in requests:
+            logger.info("webhook %s: releasing the latched rollback of %s (%s): decision %s",
+                        request.webhook, service, why or "next release", request.decision_id)
+            self._workers[request.webhook].wake()
+        if requests:
+            self._update_depth()
+        return len(requests)
 
     def pending(self) -> int:
         """Requests not yet delivered (nor given up) for the configured webhooks."""

@@ -34,7 +34,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +83,13 @@ class FlaggerRevisions:
     Raises StateError when the file cannot be opened or holds unreadable rows.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None,
+                 on_new_revision: Callable[[str], object] | None = None) -> None:
+        """``on_new_revision(service)`` is called when a Canary's recorded revision moves
+        forward: that service's next release has started (the webhook dispatcher releases
+        the rollbacks receivers latch for it)."""
         self._lock = threading.Lock()
+        self.on_new_revision = on_new_revision
         self._revisions: dict[tuple[str, str], Revision] = {}
         self._db: sqlite3.Connection | None = None
         self.refused = 0
@@ -153,7 +158,13 @@ class FlaggerRevisions:
             logger.info("Flagger Canary %s/%s: new revision %.12s (was %.12s); %d earlier "
                         "verdict(s) of %s no longer count", namespace, name, checksum,
                         stored.checksum, len(hidden), service)
-            return Resolution(hidden, changed=True)
+        if self.on_new_revision is not None:
+            try:
+                self.on_new_revision(service)
+            except Exception:  # releasing a latch must never fail the hook's answer
+                logger.exception("Flagger Canary %s/%s: releasing latches of %s failed",
+                                 namespace, name, service)
+        return Resolution(hidden, changed=True)
 
     def _store(self, key: tuple[str, str], revision: Revision) -> None:
         if self._db is not None:
