@@ -269,6 +269,9 @@ class KafkaConfig(_Model):
     metadata_max_age_ms: int = Field(default=30000, gt=0)
     # Offsets are committed after state is saved, at most this often.
     commit_interval_s: float = Field(default=5.0, gt=0)
+    # A partition with records on the broker holds the event clock back (so a backlog is
+    # decided as replay decides it) until it has delivered nothing for this long (seconds).
+    partition_wait_s: float = Field(default=30.0, gt=0)
     # /healthz fails when the consume loop finished no step for this long, or folded nothing
     # for this long while records wait on its partitions.
     stall_timeout_s: float = Field(default=120.0, gt=0)

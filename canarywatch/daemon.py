@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -113,6 +113,7 @@ class Daemon:
         self._ready = threading.Event()
         self._dirty = False
         self._dirty_since_drain = False
+        self._heard_at: dict[str, float] = {}  # partition -> when it last delivered records
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
         self._checkpoint_seconds = 0.0  # how long the last state save took
@@ -239,7 +240,10 @@ class Daemon:
         records = self.source.poll_batch(timeout_ms)
         if records:
             self.fold(records)
-        elif self._dirty_since_drain:
+        # An empty poll drains the lateness buffer only once no partition holds the clock
+        # (one amid a backlog is a fetch in flight: draining then released one partition's
+        # events ahead of another's, deciding a look before replay does).
+        elif self._dirty_since_drain and not self._lagging(()):
             with self._lock:
                 self.pipeline.drain()
                 self._dirty = True
@@ -252,6 +256,22 @@ class Daemon:
             self.checkpoint()
         self._step_at = time.monotonic()
         return len(records)
+
+    def _lagging(self, delivering: Iterable[str]) -> set[str]:
+        """Partitions (``topic:partition``) with records on the broker that hold the event
+        clock: all of them, but one that delivered nothing for ``kafka.partition_wait_s``."""
+        now = time.monotonic()
+        heard = self._heard_at
+        for stream in delivering:
+            heard[stream] = now
+        wait_s = self.config.kafka.partition_wait_s
+        out = set()
+        for topic, partition in self.source.waiting_partitions():
+            stream = f"{topic}:{partition}"
+            since = heard.setdefault(stream, now)  # first seen waiting: its wait starts
+            if now - since < wait_s:
+                out.add(stream)
+        return out
 
     def fold(self, records: Sequence[Record]) -> None:
         """Decode and fold ``records`` into the pipeline and remember their next offsets.
@@ -269,13 +289,30 @@ class Daemon:
         stop = self._stop
         with self._lock:
             records = self._drop_recreated(records)
-            pipeline.set_waiting(f"{t}:{p}" for t, p in self.source.waiting_partitions())
+            # Partitions with records waiting hold the release clock back: those the broker
+            # still holds records of, and those with records later in this batch (a poll
+            # returns several partitions' records: one partition's last records of the
+            # backlog must not let another's, fed first, run ahead of them).
+            last_in_batch: dict[str, int] = {}
+            for index, record in enumerate(records):
+                at = record.position
+                if at is not None:
+                    last_in_batch[f"{at.topic}:{at.partition}"] = index
+            lagging = self._lagging(last_in_batch)
+            waiting = lagging | set(last_in_batch)
+            pipeline.set_waiting(waiting, bounded=False)
             offsets = self._offsets
             folded = 0
-            for record in records:
+            for index, record in enumerate(records):
                 if stop.is_set():
                     break
                 position = record.position
+                stream: str | None = None
+                if position is not None:
+                    stream = f"{position.topic}:{position.partition}"
+                    if last_in_batch[stream] == index and stream not in lagging:
+                        waiting.discard(stream)  # fed below: nothing of it waits after it
+                        pipeline.set_waiting(waiting, bounded=False)
                 topic = position.topic if position is not None else record.origin
                 rejected_before = counts.rejected
                 try:
@@ -283,8 +320,7 @@ class Daemon:
                     if batch.newest_unix_nano > time.time_ns() + self._future_ns:
                         batch = self._drop_future(record, batch)
                     if batch.entries:
-                        pipeline.feed_batch(batch, record.origin.rpartition(":")[0]
-                                            if position is not None else None)
+                        pipeline.feed_batch(batch, stream)
                         pipeline.count_consumed(topic, batch.origins)
                         outcome = "events"
                     elif pipeline.counts.rejected > rejected_before:
@@ -562,9 +598,6 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     metrics.broker_connected.set(0)
     board = VerdictBoard()
     dispatcher = WebhookDispatcher(config.actions, Path(config.state_dir), metrics)
-    # A new Flagger revision is the service's next release: release what receivers latch.
-    revisions.on_new_revision = lambda service: dispatcher.release(
-        service, why="new Flagger revision")
 
     def show_restored(pipeline: Pipeline) -> None:
         for verdict in pipeline.verdicts():
@@ -588,7 +621,11 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     # The HTTP API runs in a process of its own (see canarywatch.server.process).
     server = ApiProcess(sock, config.server, board, registry, ready=daemon.ready,
                         live=daemon.live, state_dir=Path(config.state_dir), page=page.render,
-                        stale_s=config.kafka.stall_timeout_s, models=daemon.history_json)
+                        stale_s=config.kafka.stall_timeout_s, models=daemon.history_json,
+                        # A new Flagger revision is the service's next release: release
+                        # what receivers latch for it.
+                        on_new_revision=lambda service: dispatcher.release(
+                            service, why="new Flagger revision"))
     server.start()
     log.info("serving /healthz /readyz /metrics /v1/verdicts /v1/models on port %d",
              server.port)

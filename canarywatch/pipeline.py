@@ -176,6 +176,7 @@ class Pipeline:
         self._max_line = config.logs.max_line_chars
         self._stream_marks: dict[str, int] = {}  # newest event time per input stream
         self._waiting: frozenset[str] = frozenset()
+        self._waiting_bounded = True
         self._hold_ns = int(config.analysis.partition_hold_s * _NS)
         self._series = None if metrics is None else ServiceSeries(
             config.server.max_service_series, (metrics.templates, metrics.endpoints),
@@ -251,14 +252,15 @@ class Pipeline:
         """The release clock once ``stream`` has seen an event at ``newest``: the lowest
         watermark of this stream and those with records still waiting (see
         :meth:`set_waiting`; one never heard from counts as 0), but never more than
-        ``analysis.partition_hold_s`` behind the newest stream's."""
+        ``analysis.partition_hold_s`` behind the newest stream's (unless the waiting were
+        set ``bounded=False``)."""
         marks = self._stream_marks
         if newest > marks.get(stream, 0):
             marks[stream] = newest
         low = marks[stream]
         for waiting in self._waiting:
             low = min(low, marks.get(waiting, 0))
-        if len(marks) == 1 and not self._waiting:
+        if (len(marks) == 1 and not self._waiting) or not self._waiting_bounded:
             return low
         return max(low, max(marks.values()) - self._hold_ns)
 
@@ -271,10 +273,18 @@ class Pipeline:
             low = min(low, self._stream_marks.get(stream, 0) - self._lateness_ns)
         return low
 
-    def set_waiting(self, streams: Iterable[str]) -> None:
+    def set_waiting(self, streams: Iterable[str], *, bounded: bool = True) -> None:
         """The streams that still have records to read (Kafka partitions with lag): their
-        watermarks hold the release clock back; a caught-up stream holds nothing back."""
+        watermarks hold the release clock back; a caught-up stream holds nothing back.
+
+        ``bounded``: none holds it more than ``analysis.partition_hold_s`` (event time)
+        behind the newest stream. The daemon passes False: a partition with records on the
+        broker holds the clock however far behind it is (a backlog's partitions are fetched
+        in rounds whose event-time spans differ by minutes), and the daemon itself stops
+        counting a partition as waiting once it has delivered nothing for
+        ``kafka.partition_wait_s`` (so a stuck fetch cannot hold decisions forever)."""
         self._waiting = frozenset(streams)
+        self._waiting_bounded = bounded
 
     def _feed(self, entries: Sequence[Entry], newest: int) -> None:
         pending = self._pending

@@ -18,7 +18,9 @@ code, nothing from the network is unpickled):
 - API -> agent (``ask``): ``GET /metrics`` asks for the agent's exposition (the API process
   appends its own counters: auth failures, refused revisions, timeouts), ``GET /`` for the
   report page, ``GET /v1/models[/<service>]`` for the rolling history (an empty answer: no
-  such service). One question at a time, each within :data:`~canarywatch.server.http.
+  such service); a Flagger revision that moved forward tells the agent
+  (``release:<service>``) so its webhooks release the rollbacks receivers latch for that
+  service. One question at a time, each within :data:`~canarywatch.server.http.
   REQUEST_TIMEOUT_S`.
 
 The agent binds the listening socket (so a taken port is a ConfigError at start, as before)
@@ -59,6 +61,7 @@ STATUS_EVERY_S = 0.25
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 30.0
 STOP_WAIT_S = 5.0
+_RELEASE = "release:"  # a question that tells the agent a service's next release started
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +89,10 @@ class ApiProcess:
                  registry: CollectorRegistry, *, ready: Callable[[], bool],
                  live: Callable[[], bool], state_dir: Path | None = None,
                  page: Callable[[], bytes] | None = None, stale_s: float = 120.0,
-                 models: Callable[[str | None], bytes | None] | None = None) -> None:
+                 models: Callable[[str | None], bytes | None] | None = None,
+                 on_new_revision: Callable[[str], object] | None = None) -> None:
         self._sock = sock
+        self._on_new_revision = on_new_revision
         self._board = board
         self._registry = registry
         self._ready = ready
@@ -204,6 +209,10 @@ class ApiProcess:
                         body = self._page()
                     elif what.startswith("models") and self._models is not None:
                         body = self._models(what[len("models/"):] or None) or b""
+                    elif what.startswith(_RELEASE):
+                        if self._on_new_revision is not None:
+                            self._on_new_revision(what[len(_RELEASE):])
+                        body = b"ok"
                     else:
                         raise ValueError(f"unknown question {what!r}")
                     answer: tuple[int, bool, bytes | str] = (number, True, body)
@@ -300,11 +309,12 @@ def main(argv: list[str]) -> int:
     logsetup.configure(spec.log_level, spec.log_format)
     config = spec.server
     token = (TokenFile(config) if config.bearer_token_file else load_bearer_token(config))
+    ask = _Asker(Connection(ask_fd))
     revisions = FlaggerRevisions(Path(spec.state_dir) / FILE_NAME
-                                 if spec.state_dir is not None else None)
+                                 if spec.state_dir is not None else None,
+                                 on_new_revision=lambda service: ask(_RELEASE + service))
     board = VerdictBoard()
     status = _Status(spec.stale_s)
-    ask = _Asker(Connection(ask_fd))
     server = ApiServer(config.listen, board, CollectorRegistry(), lambda: status.ready,
                        bearer_token=token, revisions=revisions, live=status.is_live,
                        page=(lambda: ask("page")) if spec.page else None,

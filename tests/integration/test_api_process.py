@@ -3,6 +3,7 @@ asking the agent for /metrics; the bearer token file re-read when it changes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -158,3 +159,35 @@ def test_a_rotated_token_file_applies_without_restart(tmp_path: Path,
         assert "short" not in caplog.text
     finally:
         server.stop()
+
+
+def test_a_new_flagger_revision_reaches_the_agent_across_processes(tmp_path: Path) -> None:
+    """A Flagger call with a new checksum (token given) makes the API process tell the agent
+    that the service's next release started, once per move, never for the first checksum."""
+    agent = Agent(tmp_path)
+    released: list[str] = []
+    agent.api = ApiProcess(bind("127.0.0.1", 0), ServerConfig(
+        listen="127.0.0.1:0", bearer_token_file=str(tmp_path / "token")), agent.board,
+        CollectorRegistry(), ready=lambda: True, live=lambda: True, state_dir=tmp_path,
+        on_new_revision=released.append)
+    agent.api.start()
+    try:
+        _until(lambda: _get(agent.api.port, "/readyz")[0] == 200, "ready")
+
+        def hook(checksum: str) -> None:
+            body = json.dumps({"name": "checkout", "namespace": "shop", "phase": "Progressing",
+                               "checksum": checksum, "metadata": {"token": TOKEN}}).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{agent.api.port}/v1/flagger/rollback", data=body,
+                headers={"Content-Type": "application/json"}, method="POST")
+            # 403 (nothing to roll back) records the revision all the same.
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=10).close()
+
+        hook("rev-1")
+        hook("rev-1")
+        assert released == []
+        hook("rev-2")
+        _until(lambda: released == ["checkout"], "the release told to the agent")
+    finally:
+        agent.api.stop()
