@@ -189,9 +189,11 @@ class AnalysisConfig(_Model):
     # been seen, for older ones still on their way. More tolerates later data; less holds
     # fewer events in memory (at high rates, lateness x event rate of them).
     lateness_s: float = Field(default=5.0, ge=0)
-    # Each Kafka partition has its own watermark and the clock that releases events is the
-    # lowest of them, so a backlog read in chunks is processed in replay's order; a partition
-    # more than this far (event time) behind the newest one no longer holds the clock back.
+    # Each input stream (a replayed file, a Kafka partition) has its own watermark and the
+    # clock that releases events is the lowest of them, so a backlog read in chunks is
+    # processed in time order. In replay a stream more than this far (event time) behind the
+    # newest no longer holds the clock back; the daemon bounds a waiting partition by
+    # kafka.partition_wait_s instead.
     partition_hold_s: float = Field(default=60.0, ge=0)
     # At most this many reasons on a verdict (failing ones first).
     max_reasons: int = Field(default=10, gt=0)

@@ -547,8 +547,7 @@ class Pipeline:
 
     def _housekeep(self, now: int | None = None) -> None:
         """What every interval of the release clock does once, whatever the services:
-        metrics tally, templates evicted from the miner, endpoint metrics, and (at ``now``,
-        the boundary passed) the rolling history's reading of whole windows."""
+        metrics tally, templates evicted from the miner, endpoint metrics."""
         self._flush_tally()
         self._forget_evicted()
         series, metrics = self._series, self._metrics
@@ -566,9 +565,6 @@ class Pipeline:
                     series.inc(metrics.endpoint_folds, service, folded - reported)
                     self._folds_reported[service] = folded
         self._looked.clear()
-        if self.rolling is not None and now is not None:
-            self.rolling.looked(self, now, retained_ns=self.window_ns,
-                                complete_to_unix_nano=self.complete_to(now))
 
     def _look(self, service: str, now: int) -> None:
         """Judge every canary of ``service`` at its event time ``now``."""
@@ -578,8 +574,6 @@ class Pipeline:
         pairs = [] if roles is None else [(roles.baseline, c) for c in roles.canaries]
         if not pairs and self._history is not None:
             pairs = self._against_history(service, roles)
-        if not pairs:
-            return
         text = self._template_text(service)
         for baseline, canary in pairs:
             verdict = self._analyzer.evaluate(service, baseline, canary, now, text)
@@ -590,6 +584,9 @@ class Pipeline:
             if previous is None or previous.action is not verdict.action:
                 self._changes.append(verdict)
                 self._emit(verdict)
+        if self.rolling is not None:  # after the look, as it reads its verdicts
+            self.rolling.looked(_OneService(self, service), now, retained_ns=self.window_ns,
+                                complete_to_unix_nano=self.complete_to(now))
 
     def _against_history(self, service: str, roles: Roles | None) -> list[tuple[str, str]]:
         """(history label, version) for a service with one version and a model of it."""
@@ -708,6 +705,25 @@ class Pipeline:
         self._skew.restore(snapshot.get("stream_watermarks", {}))
         if self.rolling is not None and "history" in snapshot:
             self.rolling.restore(snapshot["history"])
+
+
+class _OneService:
+    """The pipeline as the rolling history's source, showing one service: a look reads the
+    history of the service it judged only (its cost does not grow with the services)."""
+
+    def __init__(self, pipeline: Pipeline, service: str) -> None:
+        self._pipeline = pipeline
+        self._service = service
+        self.roles = pipeline.roles
+        self.window_summary = pipeline.window_summary
+        self.template_text = pipeline.template_text
+        self.template_info = pipeline.template_info
+
+    def services(self) -> list[str]:
+        return [self._service]
+
+    def verdicts(self) -> list[Verdict]:
+        return [v for v in self._pipeline.verdicts() if v.service == self._service]
 
 
 def _entry_to_json(t: int, ev: Event | CountedSpan | SpanRow) -> dict[str, Any] | list[Any]:

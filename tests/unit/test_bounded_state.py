@@ -109,7 +109,7 @@ def test_a_look_judges_only_services_with_new_data() -> None:
     """1,000 services seen, then one alone sends data for 60 intervals: 60 looks, each of that
     service only (the work of a look does not grow with the services ever seen)."""
     names = [f"svc-{i}" for i in range(1000)]
-    config = validate({"cohorts": {"services": {
+    config = validate({"analysis": {"evaluation_interval_s": 10}, "cohorts": {"services": {
         n: {"baseline": "1.0", "canary": "2.0"} for n in names}}})
     looked: list[str] = []
 
