@@ -3,7 +3,8 @@
 Exit codes: 0 no rollback, 3 at least one canary should roll back, 2 bad usage, config or
 input (including inputs with no telemetry and unknown versions), 1 a bug, 130 interrupted
 (Ctrl-C; replay prints what was decided so far, marked partial). A closed stdout never
-changes the exit code.
+changes the exit code; an output that cannot be written (a full disk) exits 2, whatever the
+verdict, with ``cannot write output: ...``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from canarywatch import __version__
 from canarywatch import config as config_mod
@@ -26,6 +27,7 @@ from canarywatch.cliutil import (
     check_versions_seen,
     log_level,
     no_telemetry_error,
+    output_error,
     progress_for,
     silence_stdout,
     unknown_top_level_option,
@@ -43,7 +45,8 @@ EXIT_CODES = """exit codes:
   0    no canary should roll back (or the command succeeded)
   1    a bug in canarywatch (please report it with the traceback)
   2    bad usage, config or input: unknown option, bad config key (named), missing file,
-       input holding no telemetry, a --baseline/--canary version never seen
+       input holding no telemetry, a --baseline/--canary version never seen, an output
+       that cannot be written (a full disk; even when the verdict was rollback)
   3    replay: at least one canary should roll back
   130  interrupted (Ctrl-C); replay first prints what was decided so far, marked PARTIAL
 A closed stdout (replay ... | head) never changes the exit code."""
@@ -404,6 +407,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         write_report(run, out)
     out.flush()
+    out.check()
     if run.partial:
         sys.stderr.write("canarywatch: interrupted; the verdicts above are partial\n")
         return EXIT_INTERRUPTED
@@ -469,25 +473,35 @@ def cmd_templates(args: argparse.Namespace) -> int:
     from canarywatch.templates import run_templates_command
 
     cfg = config_mod.load(args.config)
-    return run_templates_command(args.files, args.json, cfg.templates, sys.stdout,
+    out = GuardedOut(sys.stdout)  # write and flush are all the command uses of its stream
+    code = run_templates_command(args.files, args.json, cfg.templates, cast("TextIO", out),
                                  per_file=args.per_file)
+    out.flush()
+    out.check()
+    return code
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.file)
+    out = GuardedOut(sys.stdout)
     if args.print_config:
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        out.write(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     else:
-        print(f"{args.file or 'defaults'} (with the environment): ok")
+        out.write(f"{args.file or 'defaults'} (with the environment): ok\n")
+    out.flush()
+    out.check()
     return EXIT_OK
 
 
 def cmd_default_config(args: argparse.Namespace) -> int:
     from canarywatch.configdoc import render_defaults
 
-    sys.stdout.write(render_defaults())
+    out = GuardedOut(sys.stdout)
+    out.write(render_defaults())
+    out.flush()
+    out.check()
     return EXIT_OK
 
 
@@ -614,7 +628,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # a command without a GuardedOut: its reader went away
         silence_stdout()
         return EXIT_OK
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, OSError) and not _stdout_writable():  # e.g. `> /dev/full`
+            sys.stderr.write(f"canarywatch: {output_error(exc)}\n")
+            return EXIT_USAGE
         sys.stderr.write("canarywatch: internal error (a bug; please report it):\n")
         traceback.print_exc()
         return EXIT_BUG
@@ -622,4 +639,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()
+    except OSError as exc:  # the command's output is lost (a full disk): whatever it decided
+        sys.stderr.write(f"canarywatch: {output_error(exc)}\n")
+        return EXIT_USAGE
     return code
+
+
+def _stdout_writable() -> bool:
+    """False when flushing stdout fails: an OSError a command raised came from its output."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return False
+    return True

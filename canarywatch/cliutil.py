@@ -57,17 +57,37 @@ def unknown_top_level_option(argv: Sequence[str], known: Sequence[str]) -> str |
     return None
 
 
+class OutputError(CanarywatchError):
+    """Standard output cannot be written (a full disk, an I/O error): the command's result is lost.
+
+    The message is one line, ``cannot write output: <strerror>``; the CLI exits 2 with it.
+    """
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write output: {exc.strerror or exc}")
+
+
+def output_error(exc: OSError) -> OutputError:
+    """Point stdout at /dev/null (so the exit flush cannot fail again) and wrap ``exc``."""
+    silence_stdout()
+    return OutputError(exc)
+
+
 class GuardedOut:
     """A text stream that, once its reader has gone (closed pipe), drops further writes.
 
     The first BrokenPipeError points the file descriptor at /dev/null so the interpreter's own
     flush at exit cannot fail either; the command then ends with the exit code its result
-    calls for, whatever became of its reader.
+    calls for, whatever became of its reader. Any other write error (ENOSPC on ``> /dev/full``,
+    EIO) is kept in ``error`` and further writes are dropped the same way; :meth:`check`
+    raises it (:class:`OutputError`) once the command is done: a report nobody can read is an
+    error the user must see, whatever the verdict.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self.closed_by_reader = False
+        self.error: OutputError | None = None
 
     def write(self, text: str) -> None:
         if self.closed_by_reader:
@@ -76,6 +96,8 @@ class GuardedOut:
             self._stream.write(text)
         except BrokenPipeError:
             self._reader_gone()
+        except OSError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
         if self.closed_by_reader:
@@ -84,6 +106,17 @@ class GuardedOut:
             self._stream.flush()
         except BrokenPipeError:
             self._reader_gone()
+        except OSError as exc:
+            self._failed(exc)
+
+    def check(self) -> None:
+        """Raise :class:`OutputError` if a write or flush failed (other than a closed pipe)."""
+        if self.error is not None:
+            raise self.error
+
+    def _failed(self, exc: OSError) -> None:
+        self.closed_by_reader = True  # drop what follows, as for a closed pipe
+        self.error = output_error(exc)
 
     def _reader_gone(self) -> None:
         self.closed_by_reader = True
