@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -99,21 +100,36 @@ def _add_kafka_range(p: argparse.ArgumentParser, required: bool) -> None:
                         "(default 60)")
 
 
+_MAX_TIME_S = 2**63 / 1e9  # Unix nanoseconds fit a signed 64-bit integer until 2262
+
+
 def parse_time(flag: str, text: str) -> int:
-    """``--from``/``--to``: RFC 3339 (no zone means UTC) or Unix seconds, to Unix nanoseconds."""
+    """``--from``/``--to``: RFC 3339 (no zone means UTC) or Unix seconds, to Unix nanoseconds.
+
+    Raises ConfigError naming ``flag`` when the text is unreadable or the time is before 1970
+    or past 2262 (beyond int64 nanoseconds).
+    """
     from datetime import datetime, timezone
 
     try:
-        return int(float(text) * 1e9)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not 0 <= seconds < _MAX_TIME_S:  # also refuses inf and nan
+            raise ConfigError(flag, f"out of range: {text!r} (Unix seconds from 0 to "
+                                    f"{_MAX_TIME_S:.0f}, or RFC 3339)")
+        return int(seconds * 1e9)
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ConfigError(flag, f"cannot read {text!r}: RFC 3339 or Unix seconds") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+    nanos = int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+    if not 0 <= nanos < 2**63:
+        raise ConfigError(flag, f"out of range: {text!r} (from 1970 to 2262)")
+    return nanos
 
 
 def _time_range(args: argparse.Namespace) -> tuple[int, int] | None:
@@ -543,10 +559,18 @@ def parse_fault(spec: str) -> Any:
     rest, _, endpoint = rest.partition(":")
     kind, _, start = rest.partition("@")
     try:
-        return Fault(kind.strip(), start_s=float(start) if start else 0.0,  # type: ignore[arg-type]
-                     endpoint=endpoint.strip() or None,
-                     magnitude=float(magnitude) if magnitude else _DEFAULT_MAGNITUDE.get(
-                         kind.strip(), 0.3))
+        start_s = float(start) if start else 0.0
+        size = float(magnitude) if magnitude else _DEFAULT_MAGNITUDE.get(kind.strip(), 0.3)
+    except ValueError:
+        raise ConfigError("--fault", f"cannot read {spec!r}: "
+                          "KIND[@START_S][:ENDPOINT][=MAGNITUDE]") from None
+    for what, value in (("START_S", start_s), ("MAGNITUDE", size)):
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError("--fault", f"{spec!r}: {what} must be a finite number >= 0, "
+                                         f"not {value}")
+    try:
+        return Fault(kind.strip(), start_s=start_s,  # type: ignore[arg-type]
+                     endpoint=endpoint.strip() or None, magnitude=size)
     except ValueError:
         raise ConfigError("--fault", f"cannot read {spec!r}: "
                           "KIND[@START_S][:ENDPOINT][=MAGNITUDE]") from None

@@ -56,3 +56,20 @@ def test_templates_to_a_full_disk_is_a_one_line_error(tmp_path: Path) -> None:
     done = _to_dev_full(["templates", str(log)])
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "canarywatch: cannot write output: No space left on device"
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", "-5", "9999-12-31T00:00:00Z"])
+def test_absurd_time_names_the_option(value: str) -> None:
+    done = run_cli(["replay", "--kafka", "127.0.0.1:1", "--from", value, "--to", "1e301"])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"--from: out of range: '{value}'" in done.stderr
+
+
+@pytest.mark.parametrize("fault", ["latency@10:=nan", "latency@10:=inf", "latency@10:=-1",
+                                   "latency@inf:=2"])
+def test_non_finite_or_negative_fault_names_the_spec(tmp_path: Path, fault: str) -> None:
+    done = run_cli(["simulate", str(tmp_path / "out"), "--duration-s", "10", "--fault", fault])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"--fault: '{fault}': " in done.stderr
