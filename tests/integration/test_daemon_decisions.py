@@ -78,6 +78,7 @@ def _replayed_rollback(incident: Any, tmp_path: Path) -> tuple[int, str]:
     return int(rollback["at_unix_nano"]), decision_id(verdict_from_json(rollback))
 
 
+@pytest.mark.timeout(600)  # three agent starts on a loaded machine
 @pytest.mark.parametrize("arrival", ["backlog", "live", "sigkills"])
 def test_the_daemon_decides_as_replay_however_the_data_arrives(
         kafka_kit: Any, incident: Any, harness: Any, tmp_path: Path, arrival: str) -> None:
@@ -113,7 +114,7 @@ def test_the_daemon_decides_as_replay_however_the_data_arrives(
             if arrival == "sigkills":
                 for share in (3, 2):  # kill once a third, then once half, has been read
                     harness.until(lambda s=share, a=agent: a.metric_sum(
-                        "canarywatch_kafka_records_total") >= records // s, 120,
+                        "canarywatch_kafka_records_total") >= records // s, 240,
                         f"1/{share} of the records read")
                     agent.kill()
                     agent = harness.agent(config)
