@@ -499,6 +499,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.file)
+    missing = config_mod.missing_files(cfg)
+    if missing is not None:
+        raise missing
     out = GuardedOut(sys.stdout)
     if args.print_config:
         import yaml

@@ -14,13 +14,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -52,6 +54,40 @@ DEFAULT_PATH_RULES: dict[str, str] = {
 }
 
 
+# Every numeric key: strict (a YAML `true` is not 1; a string is not a number; an int is a
+# fine float) and, for floats, finite (`.inf` would silently switch a guard off).
+Float = Annotated[float, Strict(), AllowInfNan(False)]
+Int = Annotated[int, Strict()]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode,
+                          deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(  # problem only: a one-line message
+                    None, None, f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                    "(give each key once)")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML (safe tags only), refusing duplicate keys.
+
+    Raises yaml.YAMLError, or RecursionError when it is nested too deeply to build.
+    """
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe tags only
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,9 +109,9 @@ class CohortConfig(_Model):
     # Explicit baseline/canary per service; services not named here are decided automatically.
     services: dict[str, ServiceCohorts] = Field(default_factory=dict)
     # Automatic roles: a service needs this many versioned events before roles are assigned.
-    auto_min_events: int = Field(default=50, gt=0)
+    auto_min_events: Int = Field(default=50, gt=0)
     # A non-baseline version is a canary once it carries at least this share of the traffic.
-    auto_min_canary_share: float = Field(default=0.002, gt=0, lt=0.5)
+    auto_min_canary_share: Float = Field(default=0.002, gt=0, lt=0.5)
 
 
 class LogFieldMapping(_Model):
@@ -98,7 +134,7 @@ class LogInputConfig(_Model):
     default_version: str | None = None
     # Log bodies (and recorded exception messages) longer than this many characters are cut
     # to it, ending in " …[truncated]", before template mining.
-    max_line_chars: int = Field(default=4096, ge=64)
+    max_line_chars: Int = Field(default=4096, ge=64)
 
 
 class MaskRule(_Model):
@@ -108,22 +144,22 @@ class MaskRule(_Model):
 
 class TemplatesConfig(_Model):
     # Drain similarity a line needs to join a template (masked parameters count as equal).
-    sim_threshold: float = Field(default=0.8, gt=0, le=1)
+    sim_threshold: Float = Field(default=0.8, gt=0, le=1)
     # Drain tree depth: depth - 3 leading tokens pick the branch (5: the first two).
-    depth: int = Field(default=5, ge=3)
-    max_children: int = Field(default=100, gt=0)
-    max_clusters: int = Field(default=2000, gt=0)
+    depth: Int = Field(default=5, ge=3)
+    max_children: Int = Field(default=100, gt=0)
+    max_clusters: Int = Field(default=2000, gt=0)
     # Extra masking rules applied before the built-in ones.
     masking: tuple[MaskRule, ...] = ()
-    examples_per_template: int = Field(default=3, ge=0)
+    examples_per_template: Int = Field(default=3, ge=0)
     # Clusters equal but at one position merge (that position becomes <*>) once this many
     # different values were seen there; 0 turns merging off.
-    merge_min_variants: int = Field(default=4, ge=0)
+    merge_min_variants: Int = Field(default=4, ge=0)
     # The same for positions of plain words (event types such as Started / Paused / Stopped
     # are few and recur; names are many): more values are needed before they merge.
-    merge_min_word_variants: int = Field(default=5, ge=0)
+    merge_min_word_variants: Int = Field(default=5, ge=0)
     # Fast path: masked token sequences remembered with the template they found; 0 = off.
-    cache_size: int = Field(default=100_000, ge=0)
+    cache_size: Int = Field(default=100_000, ge=0)
     # Fields of a JSON or logfmt line that hold its message (the first present is mined)
     # and its level (which becomes the severity); other fields are attributes.
     message_fields: tuple[str, ...] = ("msg", "message", "log", "event", "error", "err", "text")
@@ -137,72 +173,72 @@ class AnalysisConfig(_Model):
     # Severities whose templates can fail a canary (WARN only when listed here).
     failing_severities: tuple[Literal["WARN", "ERROR", "FATAL"], ...] = ("ERROR", "FATAL")
     # Family-wise false-alarm budget per canary, spent across all looks and signals.
-    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    alpha: Float = Field(default=0.01, gt=0, lt=0.5)
     # How often (event time) the judge looks at the data.
-    evaluation_interval_s: float = Field(default=5.0, gt=0)
+    evaluation_interval_s: Float = Field(default=5.0, gt=0)
     # Canary evidence older than this is not used for a change that began later.
-    window_s: float = Field(default=300.0, gt=0)
+    window_s: Float = Field(default=300.0, gt=0)
     # Every test also runs on this recent part of the window, so a fault that began late is
     # judged undiluted by the healthy minutes before it; 0 turns the second window off.
-    recent_window_s: float = Field(default=30.0, ge=0)
+    recent_window_s: Float = Field(default=30.0, ge=0)
     # Minimum requests of each cohort on an endpoint (in the window) before its error-rate or
     # latency test may fail the canary.
-    min_requests: int = Field(default=30, gt=0)
+    min_requests: Int = Field(default=30, gt=0)
     # ...except the latency test, which may fail with this many canary (and baseline)
     # requests: its normal approximation is conservative in the far tail at small samples.
-    latency_min_requests: int = Field(default=10, gt=0)
+    latency_min_requests: Int = Field(default=10, gt=0)
     # Minimum canary occurrences of a template before it can fail the canary.
-    min_template_count: int = Field(default=5, gt=0)
+    min_template_count: Int = Field(default=5, gt=0)
     # Latency effect-size gates: the shift must be above both to count.
-    latency_min_ratio: float = Field(default=1.2, ge=1.0)
-    latency_min_delta_ms: float = Field(default=10.0, ge=0)
+    latency_min_ratio: Float = Field(default=1.2, ge=1.0)
+    latency_min_delta_ms: Float = Field(default=10.0, ge=0)
     # Error-rate effect-size gate: the canary's rate must exceed the baseline's by this much.
-    error_rate_min_delta: float = Field(default=0.01, ge=0)
+    error_rate_min_delta: Float = Field(default=0.01, ge=0)
     # Consecutive failing looks needed before a rollback.
-    persistence: int = Field(default=2, ge=1)
+    persistence: Int = Field(default=2, ge=1)
     # ...unless one look's evidence is overwhelming: a p-value below the look's threshold
     # times this factor rolls back at once (costs at most this share of the alpha budget).
-    immediate_factor: float = Field(default=0.01, ge=0, le=1)
+    immediate_factor: Float = Field(default=0.01, ge=0, le=1)
     # Share of `alpha` for the always-valid count tests (mSPRT on everything since the
     # canary's start: templates and endpoint error counts, no spending over looks, no
     # persistence); the rest is spent over looks by the windowed tests. 0 turns them off.
-    always_valid_share: float = Field(default=0.5, ge=0, le=1)
+    always_valid_share: Float = Field(default=0.5, ge=0, le=1)
     # Event time with enough traffic and no failing signal before `promote`.
-    promote_after_s: float = Field(default=600.0, gt=0)
+    promote_after_s: Float = Field(default=600.0, gt=0)
     # Event time over which `alpha` is spent: each look may spend
     # alpha * evaluation_interval_s / alpha_horizon_s, split over the tests that can reach it.
-    alpha_horizon_s: float = Field(default=600.0, gt=0)
+    alpha_horizon_s: Float = Field(default=600.0, gt=0)
     # Width of the time buckets the sliding window is made of.
-    bucket_s: float = Field(default=10.0, gt=0)
+    bucket_s: Float = Field(default=10.0, gt=0)
     # Error-rate gate: the canary's rate must also be this many times the baseline's.
-    error_rate_min_ratio: float = Field(default=1.5, ge=1.0)
+    error_rate_min_ratio: Float = Field(default=1.5, ge=1.0)
     # Template gate: the canary's lines per unit of traffic, over the baseline's.
-    template_min_ratio: float = Field(default=2.0, ge=1.0)
+    template_min_ratio: Float = Field(default=2.0, ge=1.0)
     # Confidence level of the reported Hodges-Lehmann interval of the latency ratio.
-    latency_confidence: float = Field(default=0.95, gt=0, lt=1)
+    latency_confidence: Float = Field(default=0.95, gt=0, lt=1)
     # Also test all endpoints pooled (catches a small shift spread over every endpoint).
     pooled_endpoints: bool = True
     # Log lines wait this long (event time) for the span of their trace, which tells their
     # endpoint, so templates are also tested per endpoint.
-    log_join_wait_s: float = Field(default=30.0, gt=0)
+    log_join_wait_s: Float = Field(default=30.0, gt=0)
     # Events are processed in event-time order: each waits until events this much newer have
     # been seen, for older ones still on their way. More tolerates later data; less holds
     # fewer events in memory (at high rates, lateness x event rate of them).
-    lateness_s: float = Field(default=5.0, ge=0)
+    lateness_s: Float = Field(default=5.0, ge=0)
     # Each input stream (a replayed file, a Kafka partition) has its own watermark and the
     # clock that releases events is the lowest of them, so a backlog read in chunks is
     # processed in time order. In replay a stream more than this far (event time) behind the
     # newest no longer holds the clock back; the daemon bounds a waiting partition by
     # kafka.partition_wait_s instead.
-    partition_hold_s: float = Field(default=60.0, ge=0)
+    partition_hold_s: Float = Field(default=60.0, ge=0)
     # At most this many reasons on a verdict (failing ones first).
-    max_reasons: int = Field(default=10, gt=0)
+    max_reasons: Int = Field(default=10, gt=0)
     # An event whose time is farther than this from its stream's watermark (either way) is
     # rejected (reason clock_skew): it never moves the event clock or starts a look.
-    max_clock_skew_s: float = Field(default=3600.0, gt=0)
+    max_clock_skew_s: Float = Field(default=3600.0, gt=0)
     # At most this many endpoints per service; past it the least-trafficked fold into one
     # endpoint named `other` (counted in /metrics, logged once per service).
-    max_endpoints_per_service: int = Field(default=200, gt=0)
+    max_endpoints_per_service: Int = Field(default=200, gt=0)
     # Endpoints without a route are path templates: each path segment that fully matches one
     # of these regular expressions (first match wins) becomes its placeholder (/users/{id}).
     endpoint_path_rules: dict[str, str] = Field(
@@ -262,21 +298,21 @@ class KafkaConfig(_Model):
     logs_topic: str | None = "otlp_logs"
     extra_log_topics: tuple[ExtraLogTopic, ...] = ()
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    session_timeout_ms: int = Field(default=10000, gt=0)
-    heartbeat_interval_ms: int = Field(default=3000, gt=0)
-    max_poll_interval_ms: int = Field(default=300000, gt=0)
-    max_poll_records: int = Field(default=2000, gt=0)
+    session_timeout_ms: Int = Field(default=10000, gt=0)
+    heartbeat_interval_ms: Int = Field(default=3000, gt=0)
+    max_poll_interval_ms: Int = Field(default=300000, gt=0)
+    max_poll_records: Int = Field(default=2000, gt=0)
     # How often topic metadata is refreshed: a topic created (or re-created by a broker that
     # came back empty) after the agent subscribed is picked up within this time.
-    metadata_max_age_ms: int = Field(default=30000, gt=0)
+    metadata_max_age_ms: Int = Field(default=30000, gt=0)
     # Offsets are committed after state is saved, at most this often.
-    commit_interval_s: float = Field(default=5.0, gt=0)
+    commit_interval_s: Float = Field(default=5.0, gt=0)
     # A partition with records on the broker holds the event clock back (so a backlog is
     # decided as replay decides it) until it has delivered nothing for this long (seconds).
-    partition_wait_s: float = Field(default=30.0, gt=0)
+    partition_wait_s: Float = Field(default=30.0, gt=0)
     # /healthz fails when the consume loop finished no step for this long, or folded nothing
     # for this long while records wait on its partitions.
-    stall_timeout_s: float = Field(default=120.0, gt=0)
+    stall_timeout_s: Float = Field(default=120.0, gt=0)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @field_validator("bootstrap_servers", mode="before")
@@ -299,9 +335,9 @@ class KafkaConfig(_Model):
 
 
 class RetryConfig(_Model):
-    max_attempts: int = Field(default=12, gt=0)
-    base_delay_s: float = Field(default=1.0, gt=0)
-    max_delay_s: float = Field(default=300.0, gt=0)
+    max_attempts: Int = Field(default=12, gt=0)
+    base_delay_s: Float = Field(default=1.0, gt=0)
+    max_delay_s: Float = Field(default=300.0, gt=0)
 
 
 class WebhookConfig(_Model):
@@ -316,7 +352,7 @@ class WebhookConfig(_Model):
     preset: str = "generic"
     method: Literal["POST", "PUT", "PATCH"] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float = Field(default=5.0, gt=0)
+    timeout_s: Float = Field(default=5.0, gt=0)
     on: tuple[Literal["rollback", "promote", "continue", "change"], ...] = ("rollback",)
     body_template: str | None = None
     secret_env: str | None = None
@@ -366,7 +402,7 @@ class ServerConfig(_Model):
     bearer_token_env: str | None = None
     # Per-service /metrics series (templates, endpoints, endpoint folds): the busiest this
     # many services by events keep their own; the rest are summed under service="other".
-    max_service_series: int = Field(default=100, gt=0)
+    max_service_series: Int = Field(default=100, gt=0)
 
     @field_validator("listen")
     @classmethod
@@ -385,16 +421,16 @@ class ModelsConfig(_Model):
     dir: str | None = None
     # Cosine similarity (TF-IDF of template words) from which a template of the same severity
     # counts as a rewording of a known one.
-    similarity_threshold: float = Field(default=0.7, gt=0, le=1)
+    similarity_threshold: Float = Field(default=0.7, gt=0, le=1)
     # The daemon keeps a rolling history of each service's baseline cohort (and of canaries
     # once promoted) in its state, served as a model file at GET /v1/models/<service> and
     # written by `canarywatch learn --from-state`: this many windows per service (7 days of
     # 60-s windows by default; dropped an hour of windows at a time); 0 keeps none.
-    history_windows: int = Field(default=10_080, ge=0)
+    history_windows: Int = Field(default=10_080, ge=0)
     # Window length of that history: a multiple of analysis.bucket_s, at most
     # analysis.window_s (the windows are read back from the analysis buckets). Unset: 60 s,
     # or the longest whole number of buckets inside a shorter analysis window.
-    history_window_s: float | None = Field(default=None, gt=0)
+    history_window_s: Float | None = Field(default=None, gt=0)
 
 
 class Config(_Model):
@@ -499,8 +535,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(".".join(path), f"conflicting environment override {name}")
             node = child
         try:
-            node[path[-1]] = yaml.safe_load(raw) if raw else raw
-        except yaml.YAMLError:
+            node[path[-1]] = parse_yaml(raw) if raw else raw
+        except (yaml.YAMLError, RecursionError):
             node[path[-1]] = raw
     return out
 
@@ -526,9 +562,11 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         except OSError as exc:
             raise ConfigError("", f"cannot read config {path}: {exc.strerror}") from None
         try:
-            loaded = yaml.safe_load(text)
+            loaded = parse_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ConfigError("", f"{path} is not a usable config: nested too deeply") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -540,5 +578,36 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         if overrides:
             data = merge(data, overrides)
         return validate(data)
+    except RecursionError:
+        raise ConfigError("", "the config is nested too deeply") from None
     except ConfigError as exc:
         raise _blame_environment(exc, env) from None
+
+
+def missing_files(config: Config) -> ConfigError | None:
+    """The first ``*_file`` key (a secret or certificate path) naming no readable file, or None.
+
+    ``check-config`` reports it (exit 2); the daemon reads these files when it uses them.
+    """
+    def files(model: BaseModel, prefix: str) -> Any:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                yield from files(value, key + ".")
+            elif isinstance(value, tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, BaseModel):
+                        yield from files(item, f"{key}.{i}.")
+            elif name.endswith("_file") and isinstance(value, str):
+                yield key, value
+            elif name.endswith("_file") and isinstance(value, dict):
+                for header, file in value.items():
+                    yield f"{key}.{header}", file
+
+    for key, file in files(config, ""):
+        if not os.path.isfile(file):
+            return ConfigError(key, f"no such file: {file}")
+        if not os.access(file, os.R_OK):
+            return ConfigError(key, f"cannot read {file}")
+    return None

@@ -95,3 +95,71 @@ def test_bootstrap_servers_must_be_host_port() -> None:
     with pytest.raises(ConfigError) as info:
         config.validate({"kafka": {"bootstrap_servers": "kafka"}})
     assert info.value.key == "kafka.bootstrap_servers"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("analysis.bucket_s", True),               # a bool is not 1 second
+    ("analysis.min_requests", False),
+    ("analysis.max_clock_skew_s", float("inf")),  # would switch the skew guard off
+    ("analysis.alpha", float("nan")),
+    ("kafka.commit_interval_s", "-inf"),
+    ("models.history_window_s", float("inf")),
+    ("analysis.min_requests", "30"),           # a string is not a number
+])
+def test_bools_strings_and_non_finite_numbers_are_refused(key: str, value: object) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as info:
+        config.validate({section: {name: value}})
+    assert info.value.key == key
+
+
+def test_ints_are_fine_floats() -> None:
+    loaded = config.validate({"analysis": {"bucket_s": 5, "window_s": 300}})
+    assert loaded.analysis.bucket_s == 5.0
+    assert isinstance(loaded.analysis.bucket_s, float)
+
+
+def test_every_float_key_refuses_infinity() -> None:
+    """No float key documents inf as meaning 'off': each is refused, naming it."""
+    for section, model in config.Config.model_fields.items():
+        sub = model.annotation
+        for name, field in getattr(sub, "model_fields", {}).items():
+            if "float" not in str(field.annotation).lower():
+                continue
+            with pytest.raises(ConfigError) as info:
+                config.validate({section: {name: float("inf")}})
+            assert info.value.key == f"{section}.{name}"
+
+
+def test_duplicate_yaml_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("analysis:\n  alpha: 0.01\n  bucket_s: 5\n  alpha: 0.2\n")
+    with pytest.raises(ConfigError) as info:
+        config.load(path, environ={})
+    assert "duplicate key 'alpha' at line 4" in str(info.value)
+
+
+def test_deeply_nested_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        config.load(path, environ={})
+    assert "nested too deeply" in str(info.value)
+
+
+def test_missing_secret_files_are_named(tmp_path: Path) -> None:
+    token = tmp_path / "tok"
+    token.write_text("x" * 32)
+    assert config.missing_files(config.validate(
+        {"server": {"bearer_token_file": str(token)}})) is None
+    for data, key in [
+        ({"server": {"bearer_token_file": "/nonexistent/tok"}}, "server.bearer_token_file"),
+        ({"kafka": {"security": {"sasl_password_file": "/nonexistent/pw"}}},
+         "kafka.security.sasl_password_file"),
+        ({"actions": {"webhooks": [{"name": "w", "url": "http://127.0.0.1:1/h",
+                                    "secret_file": "/nonexistent/s"}]}},
+         "actions.webhooks.0.secret_file"),
+    ]:
+        missing = config.missing_files(config.validate(data))
+        assert missing is not None
+        assert missing.key == key

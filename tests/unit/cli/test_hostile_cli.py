@@ -73,3 +73,22 @@ def test_non_finite_or_negative_fault_names_the_spec(tmp_path: Path, fault: str)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"--fault: '{fault}': " in done.stderr
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ("analysis:\n  alpha: 0.01\n  alpha: 0.2\n", "duplicate key 'alpha' at line 3"),
+    ("analysis:\n  bucket_s: true\n", "analysis.bucket_s: "),
+    ("analysis:\n  max_clock_skew_s: .inf\n", "analysis.max_clock_skew_s: "),
+    ("server:\n  bearer_token_file: /nonexistent/tok\n",
+     "server.bearer_token_file: no such file: /nonexistent/tok"),
+])
+def test_check_config_refuses_hostile_configs(tmp_path: Path, text: str,
+                                              expected: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    done = run_cli(["check-config", str(path)])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert expected in done.stderr
