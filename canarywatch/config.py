@@ -584,6 +584,9 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         raise _blame_environment(exc, env) from None
 
 
+_FILE_KEYS = ("_file", "_cafile", "_certfile", "_keyfile")  # kafka.security.ssl_* too
+
+
 def missing_files(config: Config) -> ConfigError | None:
     """The first ``*_file`` key (a secret or certificate path) naming no readable file, or None.
 
@@ -599,7 +602,7 @@ def missing_files(config: Config) -> ConfigError | None:
                 for i, item in enumerate(value):
                     if isinstance(item, BaseModel):
                         yield from files(item, f"{key}.{i}.")
-            elif name.endswith("_file") and isinstance(value, str):
+            elif name.endswith(_FILE_KEYS) and isinstance(value, str):
                 yield key, value
             elif name.endswith("_file") and isinstance(value, dict):
                 for header, file in value.items():

@@ -156,6 +156,8 @@ def test_missing_secret_files_are_named(tmp_path: Path) -> None:
         ({"server": {"bearer_token_file": "/nonexistent/tok"}}, "server.bearer_token_file"),
         ({"kafka": {"security": {"sasl_password_file": "/nonexistent/pw"}}},
          "kafka.security.sasl_password_file"),
+        ({"kafka": {"security": {"ssl_cafile": "/nonexistent/ca.pem"}}},
+         "kafka.security.ssl_cafile"),
         ({"actions": {"webhooks": [{"name": "w", "url": "http://127.0.0.1:1/h",
                                     "secret_file": "/nonexistent/s"}]}},
          "actions.webhooks.0.secret_file"),
