@@ -179,8 +179,9 @@ class AnalysisConfig(_Model):
     # Canary evidence older than this is not used for a change that began later.
     window_s: Float = Field(default=300.0, gt=0)
     # Every test also runs on this recent part of the window, so a fault that began late is
-    # judged undiluted by the healthy minutes before it; 0 turns the second window off.
-    recent_window_s: Float = Field(default=30.0, ge=0)
+    # judged undiluted by the healthy minutes before it; so does its half (post-change
+    # windows); 0 turns both off.
+    recent_window_s: Float = Field(default=60.0, ge=0)
     # Minimum requests of each cohort on an endpoint (in the window) before its error-rate or
     # latency test may fail the canary.
     min_requests: Int = Field(default=30, gt=0)

@@ -51,8 +51,11 @@ class Analyzer:
         self._keep_slots = -(-self._window_ns // self._bucket_ns) + 1
         recent_ns = int(config.recent_window_s * _NS)
         self._window_lengths = [self._window_ns]
-        if 0 < recent_ns < self._window_ns:
-            self._window_lengths.append(recent_ns)
+        # Post-change windows: the recent window and its half, so a fault that began late is
+        # judged on mostly post-onset data whether it needs 20 s or a minute of evidence.
+        for length in (recent_ns, recent_ns // 2):
+            if self._bucket_ns <= length < self._window_ns and length not in self._window_lengths:
+                self._window_lengths.append(length)
         self._windows: dict[tuple[str, str], VersionWindow] = {}
         self._templates: dict[str, dict[int, TemplateInfo]] = {}
         self._looks: dict[tuple[str, str], LookState] = {}
