@@ -12,8 +12,10 @@ from __future__ import annotations
 import heapq
 import logging
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -21,8 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from canarywatch.decode.batch import DecodedBatch, batch_of
+from canarywatch.errors import InputError
 from canarywatch.pipeline import Pipeline, ReplayResult, event_time
+from canarywatch.rejects import Rejection
 from canarywatch.sources.base import Source
+from canarywatch.sources.detect import HEAD_BYTES, detect_format
 from canarywatch.sources.files import FileSource
 from canarywatch.sources.walk import STDIN, Skipped, expand_inputs
 
@@ -147,6 +152,32 @@ def _oldest(batch: DecodedBatch) -> int:
     return oldest
 
 
+class _DeferredInterrupt:
+    """SIGINT (Ctrl-C) as a request the replay loop takes between records.
+
+    A KeyboardInterrupt raised wherever the interpreter happens to be can leave the reorder
+    buffer or a window half-updated, and the partial result then crashes. The first Ctrl-C
+    only sets :attr:`requested`; a second one interrupts at once. Outside the main thread
+    (where no handler can be set) Python's default behaviour stays.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+            self._previous = None
+
+
 def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
                    names: Sequence[str] | None = None,
                    progress: Progress | None = None,
@@ -159,8 +190,9 @@ def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
     s) holds nothing back and nothing of the others arrives late; the pipeline's reorder
     buffer puts the events in time order. No per-event work is done here.
 
-    Ctrl-C (KeyboardInterrupt) ends the replay early: the records read so far are processed
-    and the run comes back with ``partial`` set.
+    Ctrl-C ends the replay early: the records read so far are processed and the run comes
+    back with ``partial`` set. The signal is taken between records (see
+    :class:`_DeferredInterrupt`), so it never cuts the pipeline in the middle of an update.
     """
     tallies = [InputTally(names[i] if names else repr(s)) for i, s in enumerate(sources)]
     streams = [_batches(s, pipeline, t, between) for s, t in zip(sources, tallies, strict=True)]
@@ -170,6 +202,7 @@ def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
     last = 0
     partial = False
     log.info("replaying %d input(s)", len(sources))
+    interrupt = _DeferredInterrupt()
     try:
         heap: list[tuple[int, int, DecodedBatch]] = []
         for i, stream in enumerate(streams):
@@ -183,6 +216,8 @@ def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
             pipeline.set_waiting(active)
         feed = pipeline.feed_batch
         while heap:
+            if interrupt.requested:
+                raise KeyboardInterrupt
             _, i, batch = heap[0]
             feed(batch, labels[i] if merged else None)
             done += batch.items
@@ -201,6 +236,7 @@ def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
     except KeyboardInterrupt:
         partial = True
     finally:
+        interrupt.restore()
         for stream in streams:
             stream.close()
     if progress is not None and done != reported:
@@ -213,11 +249,20 @@ def replay_sources(sources: Sequence[Source], pipeline: Pipeline,
 
 def spool_stdin(stream: BinaryIO | None = None) -> Path:
     """Copy standard input to a private temporary file and return its path (the caller
-    removes its directory). Replay needs a file: the format is told from the first bytes."""
+    removes its directory). Replay needs a file: the format is told from the first bytes.
+
+    InputError when those first bytes (:data:`HEAD_BYTES`) are no telemetry (binary data,
+    ``/dev/zero``), before anything is written."""
+    source = stream or sys.stdin.buffer
+    head = source.read(HEAD_BYTES)
+    found = detect_format(head, "<stdin>")
+    if isinstance(found, Rejection):  # refused before an endless stream fills the disk
+        raise InputError("<stdin>", f"{found.detail} ({found.reason.value})")
     directory = Path(tempfile.mkdtemp(prefix="canarywatch-stdin-"))
     target = directory / "stdin"
     with target.open("wb") as out:
-        shutil.copyfileobj(stream or sys.stdin.buffer, out, 1 << 20)
+        out.write(head)
+        shutil.copyfileobj(source, out, 1 << 20)
     return target
 
 

@@ -307,4 +307,7 @@ def detect_stream(raw: BinaryIO, origin: str) -> Format | Rejection:
                          f"starts like {compression.value} but cannot be decompressed: {exc}")
     finally:
         raw.seek(start)
+    if head and not head.strip(b"\0"):  # /dev/zero, a zeroed disk block: zero-length frames
+        return Rejection(origin, RejectReason.BINARY_CONTENT,
+                         f"only NUL bytes in its first {len(head)} bytes, no telemetry")
     return classify(head, compression, complete=complete, origin=origin)

@@ -142,6 +142,28 @@ def expand_inputs(paths: Sequence[Path]) -> Inputs:
             raise InputError(str(path), "no such file or directory")
         else:
             raise InputError(str(path), "not a regular file or directory")
+    files = _once_each(files, skipped)
     for item in skipped:
         log.info("skipped %s: %s", item.path, item.reason)
     return Inputs(tuple(files), tuple(skipped))
+
+
+def _once_each(files: list[Path], skipped: list[Skipped]) -> list[Path]:
+    """``files`` with each file read once: a file named twice, or reached both by name and
+    through a directory or a link, would count every event twice (and make a healthy canary
+    look worse: the same requests are not independent evidence). The later ones are skipped."""
+    first: dict[tuple[int, int], Path] = {}
+    out: list[Path] = []
+    for path in files:
+        if path == STDIN:
+            out.append(path)
+            continue
+        st = path.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in first:
+            skipped.append(Skipped(path, f"the same file as {first[key]}, already read"))
+            log.warning("%s is the same file as %s: read once", path, first[key])
+            continue
+        first[key] = path
+        out.append(path)
+    return out

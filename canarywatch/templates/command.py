@@ -32,9 +32,15 @@ from canarywatch.decode.otlp import OtlpDecoder
 from canarywatch.decode.timefmt import leading_time
 from canarywatch.errors import DecodeError
 from canarywatch.events import LogEvent, Severity
-from canarywatch.rejects import Rejection
+from canarywatch.rejects import Rejection, RejectReason
 from canarywatch.sources.base import PayloadKind
-from canarywatch.sources.detect import Compression, compression_of, detect_format, open_stream
+from canarywatch.sources.detect import (
+    Compression,
+    compression_of,
+    detect_format,
+    looks_binary,
+    open_stream,
+)
 from canarywatch.sources.files import FileSource
 from canarywatch.sources.multiline import join_continuations
 from canarywatch.templates.miner import TemplateMiner
@@ -143,8 +149,13 @@ class _Open:
             raw = self._stdin if self._stdin is not None else sys.stdin.buffer
             reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(
                 cast(io.RawIOBase, raw))
-            if reader.peek(2)[:2] == _GZIP_MAGIC:
+            head = reader.peek(2)
+            if head[:2] == _GZIP_MAGIC:
                 return cast(BinaryIO, gzip.GzipFile(fileobj=reader, mode="rb"))
+            if looks_binary(head, cut=True) or (head and not head.strip(b"\0")):
+                # refused at once: an endless binary stream (/dev/zero) has no line to end
+                raise RefusedInputError(Rejection("<stdin>", RejectReason.BINARY_CONTENT,
+                                                  "binary data, not text log lines"))
             return cast(BinaryIO, reader)
         raw_file = self._path.open("rb")
         self._owned.append(raw_file)

@@ -179,22 +179,38 @@ def test_continue_says_why(healthy: Path) -> None:
     assert "why continue: healthy so far" in result.stdout
 
 
-def test_ctrl_c_prints_partial_results_and_exits_130(healthy: Path) -> None:
-    """SIGINT during a replay prints what was decided so far, marked PARTIAL, exit 130."""
-    inputs = [str(healthy)] * 12  # long enough to interrupt on a busy machine
-    with subprocess.Popen([str(SCRIPT), "replay", "--log-level", "INFO", *inputs],
+def test_ctrl_c_prints_partial_results_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT during a replay prints what was decided so far, marked PARTIAL, exit 130.
+
+    The input is 15 minutes of traffic (distinct events: the same file given twice is read
+    once), interrupted half a second after the replay starts."""
+    long = tmp_path / "hour"
+    assert run_cli(["simulate", str(long), "--duration-s", "900"]).returncode == 0
+    with subprocess.Popen([str(SCRIPT), "replay", "--log-level", "INFO", str(long)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
             if "replaying" in line:
                 break
-        time.sleep(1.5)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert out.startswith("PARTIAL: interrupted at event time ")
     assert "events: " in out
     assert "Traceback" not in err
+
+
+def test_a_file_named_twice_is_read_once(healthy: Path) -> None:
+    """`replay ok ok/traces.jsonl`: the same file reached twice counts its events once."""
+    once = run_cli(["replay", "--json", str(healthy)])
+    twice = run_cli(["replay", "--json", str(healthy), str(healthy / "traces.jsonl")])
+    assert twice.returncode == once.returncode == 0
+    import json
+
+    counts = [json.loads(r.stdout.splitlines()[-1])["events"] for r in (once, twice)]
+    assert counts[0] == counts[1]
+    assert "is the same file as" in twice.stderr
 
 
 def test_progress_on_a_terminal_only(healthy: Path) -> None:
