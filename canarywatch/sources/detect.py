@@ -221,6 +221,19 @@ def _complete_json(line: bytes) -> bool:
     return True
 
 
+def _lines_after_are_json(head: bytes, complete: bool) -> bool:
+    """Whether most of the lines after the first in ``head`` are each a whole JSON value: a
+    JSON-lines file whose first line is broken (cut, a raw control character), not one
+    document over many lines (whose inner lines are never whole values). Without this, one
+    bad first line made the whole file one malformed document."""
+    lines = [line for line in head.splitlines()[1:SNIFF_LINES + 1] if line.strip()]
+    if not complete and lines:
+        lines = lines[:-1]  # the last line of a head may be cut
+    whole = sum(1 for line in lines if line.lstrip()[:1] in (b"{", b"[")
+                and _complete_json(line))
+    return bool(lines) and whole * 2 > len(lines)
+
+
 def line_kind(line: bytes) -> PayloadKind:
     """What one line of a line-oriented file holds."""
     if _OTLP_JSON_LINE.match(line):
@@ -265,7 +278,8 @@ def classify(head: bytes, compression: Compression = Compression.NONE, *,
         first = _first_line(stripped)
         if first is None and complete:
             first = stripped
-        if first is not None and not _complete_json(first):
+        if first is not None and not _complete_json(first) \
+                and not _lines_after_are_json(stripped, complete):
             return Format(Layout.JSON_DOCUMENT, compression, document_kind)
     lines = [line for line in stripped.splitlines()[:SNIFF_LINES] if line.strip()]
     if not complete and len(lines) > 1:

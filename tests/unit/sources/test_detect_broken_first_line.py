@@ -1,0 +1,31 @@
+"""A JSON-lines file whose first line is broken is still JSON lines: only that line is lost.
+
+Found by hostile testing: a writer that crashed mid-record left a cut first line, and the
+whole file was taken for one malformed multi-line document (every span dropped, exit 0)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from canarywatch.sources.detect import Format, Layout, detect_format
+
+GOOD = json.dumps({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": []}]})
+
+
+@pytest.mark.parametrize("first", [
+    b'{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name"',  # cut
+    b'{"resourceSpans":[], "bad": "a\x00b"}',  # a raw control character in a string
+    b'{"resourceSpans":[], "bad": "a\tb"}',
+])
+def test_a_broken_first_line_leaves_the_file_json_lines(first: bytes) -> None:
+    content = first + b"\n" + b"\n".join(GOOD.encode() for _ in range(20)) + b"\n"
+    found = detect_format(content)
+    assert isinstance(found, Format) and found.layout is Layout.OTLP_JSON_LINES
+
+
+def test_a_pretty_printed_document_is_still_one_document() -> None:
+    content = json.dumps(json.loads(GOOD), indent=2).encode()
+    found = detect_format(content)
+    assert isinstance(found, Format) and found.layout is Layout.JSON_DOCUMENT
