@@ -110,6 +110,12 @@ class OtlpDecoder:
         except json.JSONDecodeError as exc:
             raise DecodeError(origin, f"not valid OTLP/JSON ({exc.msg} at line {exc.lineno} column "
                               f"{exc.colno})", RejectReason.INVALID_JSON) from None
+        except RecursionError:
+            raise DecodeError(origin, "OTLP/JSON nested deeper than the decoder can follow",
+                              RejectReason.TOO_DEEP) from None
+        except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits()
+            raise DecodeError(origin, f"not valid OTLP/JSON ({exc})",
+                              RejectReason.INVALID_JSON) from None
         if isinstance(data, list):  # a JSON array of TracesData / LogsData objects
             events: list[Event] = []
             for item in data:

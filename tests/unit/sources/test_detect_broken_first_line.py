@@ -29,3 +29,19 @@ def test_a_pretty_printed_document_is_still_one_document() -> None:
     content = json.dumps(json.loads(GOOD), indent=2).encode()
     found = detect_format(content)
     assert isinstance(found, Format) and found.layout is Layout.JSON_DOCUMENT
+
+
+def test_a_deeply_nested_otlp_json_record_is_a_too_deep_reject() -> None:
+    """100,000 nested arrays in one OTLP/JSON record: a counted reject, not a RecursionError
+    that stopped the replay."""
+    from canarywatch.config import Config
+    from canarywatch.decode.registry import Decoders
+    from canarywatch.errors import DecodeError
+    from canarywatch.rejects import RejectReason
+    from canarywatch.sources.base import PayloadKind, Record
+
+    decoders = Decoders(Config())
+    deep = Record(b"[" * 100_000 + b"]" * 100_000, PayloadKind.OTLP_ANY, "traces.jsonl:51")
+    with pytest.raises(DecodeError) as raised:
+        decoders.decode_batch(deep)
+    assert raised.value.reason is RejectReason.TOO_DEEP
