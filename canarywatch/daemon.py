@@ -48,11 +48,6 @@ CHECKPOINT_COST_FACTOR = 10.0
 # Python's default collected every few hundred spans for nothing (~5% of the loop's time).
 GC_YOUNG_THRESHOLD = 20_000
 START_RETRY_MAX_S = 30.0
-# Events ending more than this after the wall clock are dropped before they reach the
-# pipeline: no producer clock is that wrong by accident, and such a time (a span ending in
-# 2200) would move the event clock past every real event. Smaller skews are the decoders'
-# analysis.max_clock_skew_s check, relative to each stream's watermark.
-FUTURE_BOUND_S = 86_400.0
 # Time buckets of each judged version kept for the HTML page at GET /.
 PAGE_BUCKETS = 360
 # Log every poison record up to this many, then every 1000th.
@@ -118,8 +113,6 @@ class Daemon:
         self._last_checkpoint = time.monotonic()
         self._checkpoint_seconds = 0.0  # how long the last state save took
         self._poison_count = 0
-        # Events later than the wall clock by more than this are dropped (see _drop_future).
-        self._future_ns = int(FUTURE_BOUND_S * 1e9)
         # When the consume loop last finished a step (monotonic s): /healthz reads it.
         self._progress_at = time.monotonic()
         self._step_at = self._progress_at  # when the loop last finished a step
@@ -316,9 +309,7 @@ class Daemon:
                 topic = position.topic if position is not None else record.origin
                 rejected_before = counts.rejected
                 try:
-                    batch = self._decode(record, topic)
-                    if batch.newest_unix_nano > time.time_ns() + self._future_ns:
-                        batch = self._drop_future(record, batch)
+                    batch = self._decode(record, topic)  # future times dropped there
                     if batch.entries:
                         pipeline.feed_batch(batch, stream)
                         pipeline.count_consumed(topic, batch.origins)
@@ -344,29 +335,6 @@ class Daemon:
             self.metrics.kafka_records.labels(topic, outcome).inc(n)
         self._progress_at = time.monotonic()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
-
-    def _drop_future(self, record: Record, batch: DecodedBatch) -> DecodedBatch:
-        """``batch`` without the events later than the wall clock by more than the allowed
-        ``FUTURE_BOUND_S``: a producer clock years ahead (a span ending in 2200) must never
-        move the event clock, whatever the decoders let through. They are counted as
-        rejected."""
-        limit = time.time_ns() + self._future_ns
-        kept = [entry for entry in batch.entries if entry[0] <= limit]
-        origins: dict[tuple[str, str | None], int] = {}
-        for _, ev in kept:
-            if isinstance(ev, tuple):
-                key: tuple[str, str | None] = (ev[0], ev[1])
-                n = 1
-            else:
-                key, n = (ev.service, ev.version), getattr(ev, "count", 1)
-            origins[key] = origins.get(key, 0) + n
-        dropped = batch.items - sum(origins.values())
-        self.metrics.future_events.inc(dropped)
-        self.pipeline.reject(record.origin, f"{dropped} events end more than "
-                             f"{FUTURE_BOUND_S:.0f}s after the wall clock",
-                             record.kind.value, RejectReason.CLOCK_SKEW)
-        newest = max((t for t, _ in kept), default=0)
-        return DecodedBatch(kept, newest, origins, batch.spans)
 
     def _poisoned(self, record: Record, topic: str, exc: Exception) -> None:
         """Count, log and skip a record whose decoding or folding raised ``exc``."""

@@ -52,9 +52,9 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
                               ["topic", "outcome"], registry=r),
         poison_records=Counter("canarywatch_poison_records", "Records whose decoding or "
                                "folding raised, skipped", ["topic", "reason"], registry=r),
-        future_events=Counter("canarywatch_future_events", "Events dropped by the daemon "
-                              "for ending more than analysis.max_clock_skew_s after the wall "
-                              "clock", registry=r),
+        future_events=Counter("canarywatch_future_events", "Events dropped "
+                              "for ending more than a day after the wall clock (a producer "
+                              "clock years ahead): counted as clock_skew rejects", registry=r),
         fold_errors=Counter("canarywatch_fold_errors", "Events skipped because folding them "
                             "into the analysis raised", ["error"], registry=r),
         lines_truncated=Counter("canarywatch_lines_truncated", "Log bodies cut to "

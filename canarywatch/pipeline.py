@@ -15,6 +15,7 @@ equal those of ``feed_events(decode(record))``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +56,11 @@ __all__ = ["EventCounts", "LookObserver", "Pipeline", "ReplayResult", "VerdictSi
 log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
+# Events ending more than this after the wall clock are dropped before the skew guard: no
+# producer clock is that wrong by accident, and such a time (a span ending in 2200) would
+# anchor its stream's watermark or move the event clock past every real event. Smaller skews
+# are the skew guard's (analysis.max_clock_skew_s, relative to each stream's watermark).
+FUTURE_BOUND_NS = 86_400 * _NS
 _COUNTED_SPAN = "counted_span"  # a pending CountedSpan in a snapshot
 _SPAN_ROW = "row"  # a pending SpanRow in a snapshot: a list, SpanEvent's fields in order
 _LOGGED_FOLD_ERRORS = 20  # log every fold error up to this many, then every 1000th
@@ -222,7 +228,34 @@ class Pipeline:
         except DecodeError as exc:
             self.reject(exc.origin, exc.message, record.kind.value, exc.reason)
             return EMPTY_BATCH
+        if batch.newest_unix_nano > time.time_ns() + FUTURE_BOUND_NS:
+            batch = self._drop_future(record, batch)
         return self._skew.check_batch(record.origin, batch)
+
+    def _drop_future(self, record: Record, batch: DecodedBatch) -> DecodedBatch:
+        """``batch`` without the events ending more than :data:`FUTURE_BOUND_NS` after the
+        wall clock, counted as rejected (``clock_skew``). Telemetry, live or recorded, cannot
+        come from the future: such a time (a span ending in 2200) must never anchor a
+        stream's watermark nor move the event clock past every real event, so it is dropped
+        before the skew guard sees it."""
+        limit = time.time_ns() + FUTURE_BOUND_NS
+        kept = [entry for entry in batch.entries if entry[0] <= limit]
+        origins: dict[tuple[str, str | None], int] = {}
+        for _, ev in kept:
+            if isinstance(ev, tuple):
+                key: tuple[str, str | None] = (ev[0], ev[1])
+                n = 1
+            else:
+                key, n = (ev.service, ev.version), getattr(ev, "count", 1)
+            origins[key] = origins.get(key, 0) + n
+        dropped = batch.items - sum(origins.values())
+        if self._metrics is not None:
+            self._metrics.future_events.inc(dropped)
+        self.reject(record.origin, f"{dropped} events end more than "
+                    f"{FUTURE_BOUND_NS // _NS} s after the wall clock", record.kind.value,
+                    RejectReason.CLOCK_SKEW)
+        newest = max((t for t, _ in kept), default=0)
+        return DecodedBatch(kept, newest, origins, batch.spans)
 
     def feed(self, record: Record) -> None:
         self.feed_batch(self.decode_batch(record))

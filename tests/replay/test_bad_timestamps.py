@@ -121,3 +121,28 @@ def test_a_lone_first_record_hours_off_moves_no_clock(tmp_path: Path, shift_s: i
                                         for p in files)
     assert dirty.counts.spans + dirty.counts.logs + dirty.counts.rejected == \
         clean.counts.spans + clean.counts.logs + 2
+
+
+def test_records_from_the_future_first_in_the_files_are_dropped(tmp_path: Path) -> None:
+    """The first ten messages of each file end in 2199 (a producer clock years ahead): they
+    are rejected before they can anchor a stream or move the event clock, and the fault is
+    still rolled back, at a 2026 time (it stayed `continue ... since 2199` before)."""
+    import time
+
+    files = write_collector_files(SCENARIO, tmp_path / "clean")
+    clean, _ = _replay(files)
+    future = []
+    for path in files:
+        lines = path.read_bytes().splitlines(keepends=True)
+        head = [line.replace(b'"17950', b'"72500') for line in lines[:10]]
+        target = tmp_path / "future" / path.name
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(b"".join([*head, *lines[10:]]))
+        future.append(target)
+    dirty, _ = _replay(future)
+    assert dirty.rollback and clean.rollback
+    assert set(dirty.counts.rejected_by_reason) == {"clock_skew"}
+    [rollback] = [v for v in dirty.final if v.action.value == "rollback"]
+    assert rollback.at_unix_nano < time.time_ns()
+    clean_at = next(v.at_unix_nano for v in clean.final if v.action.value == "rollback")
+    assert abs(rollback.at_unix_nano - clean_at) <= 30 * 1_000_000_000
