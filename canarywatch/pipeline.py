@@ -716,7 +716,7 @@ class Pipeline:
             "counts": self.counts.to_json(),
             "partition_watermarks": dict(self._stream_marks),
             "stream_watermarks": self._skew.snapshot(),
-            **({"history": self.rolling.snapshot()} if self.rolling is not None else {}),
+            **({"history": self.rolling.snapshot(self)} if self.rolling is not None else {}),
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:

@@ -381,13 +381,28 @@ class RollingHistory:
 
     # -- state ------------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, source: HistorySource | None = None) -> dict[str, Any]:
+        """The history as JSON for the state file. With ``source`` (the pipeline), template
+        texts are brought up to the miner's current ones first, so a model learned from the
+        saved state (``learn --from-state``) is the model the agent serves."""
+        if source is not None:
+            self._refresh_texts(source)
         return {"version": _SNAPSHOT_VERSION, "window_ns": self.window_ns, "services": {
             name: {"blocks": [b.to_json() for b in st.blocks], "cursor": st.cursor,
                    "exposure": st.exposure,
                    "waiting": {v: b.to_json() for v, b in st.waiting.items()},
                    "promoted": sorted(st.promoted), "rejected": sorted(st.rejected)}
             for name, st in self._services.items()}}
+
+    def _refresh_texts(self, source: HistorySource) -> None:
+        for name, st in self._services.items():
+            for block in (*st.blocks, *st.waiting.values()):
+                for tid, t in block.templates.items():
+                    with contextlib.suppress(KeyError):
+                        text = source.template_text(name, tid)
+                        if text != t.text:
+                            t.text = text
+                            block._json = None
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Resume from :meth:`snapshot`; a history of another window length is dropped
