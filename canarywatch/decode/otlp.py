@@ -134,6 +134,19 @@ class OtlpDecoder:
                 raise DecodeError(origin, "JSON object has neither resourceSpans nor "
                                   "resourceLogs", RejectReason.NOT_OTLP_JSON)
             kind = PayloadKind.OTLP_SPANS if spans else PayloadKind.OTLP_LOGS
+        elif kind in (PayloadKind.OTLP_SPANS, PayloadKind.OTLP_LOGS) and not (
+                spans if kind is PayloadKind.OTLP_SPANS else logs):
+            # A topic of one signal carrying another (logs or metrics on the spans topic) or
+            # JSON that is no OTLP at all: a misrouted pipeline must not look like quiet.
+            other = [k for k in ("resourceSpans", "resourceLogs", "resourceMetrics",
+                                 "resource_spans", "resource_logs", "resource_metrics")
+                     if k in data]
+            want = "resourceSpans" if kind is PayloadKind.OTLP_SPANS else "resourceLogs"
+            if other:
+                raise DecodeError(origin, f"{other[0]} on a {kind.value} topic (expected "
+                                  f"{want})", RejectReason.WRONG_KIND)
+            raise DecodeError(origin, f"JSON object has no {want}: not OTLP/JSON",
+                              RejectReason.NOT_OTLP_JSON)
         try:
             if kind is PayloadKind.OTLP_SPANS:
                 return self.json.spans(data, origin)

@@ -189,6 +189,8 @@ class FastJsonDecoder:
                 if not spans and not logs:
                     raise UnusualRecordError
                 kind = PayloadKind.OTLP_SPANS if spans else PayloadKind.OTLP_LOGS
+            if not (spans if kind is PayloadKind.OTLP_SPANS else logs):
+                raise UnusualRecordError  # not this topic's signal: the reference says why
             if kind is PayloadKind.OTLP_SPANS:
                 return self._spans(_either(message.resourceSpans, message.resource_spans)
                                    or ())

@@ -45,3 +45,23 @@ def test_a_deeply_nested_otlp_json_record_is_a_too_deep_reject() -> None:
     with pytest.raises(DecodeError) as raised:
         decoders.decode_batch(deep)
     assert raised.value.reason is RejectReason.TOO_DEEP
+
+
+@pytest.mark.parametrize(("payload", "kind", "reason"), [
+    (b'{"hello": "world", "level": "info"}', "otlp_spans", "not_otlp_json"),
+    (b'{"resourceMetrics": []}', "otlp_spans", "wrong_kind"),
+    (b'{"resourceLogs": []}', "otlp_spans", "wrong_kind"),
+    (b'{"resourceSpans": []}', "otlp_logs", "wrong_kind"),
+])
+def test_a_topic_carrying_another_signal_or_no_otlp_is_a_counted_reject(
+        payload: bytes, kind: str, reason: str) -> None:
+    """A misrouted pipeline (metrics or logs on the spans topic, plain JSON) is refused with
+    its reason, not read as a quiet topic (it was counted "empty", with no log line)."""
+    from canarywatch.config import Config
+    from canarywatch.pipeline import Pipeline
+    from canarywatch.sources.base import PayloadKind, Record
+
+    pipeline = Pipeline(Config())
+    batch = pipeline.decode_batch(Record(payload, PayloadKind(kind), "otlp_spans:0:7"))
+    assert not batch.entries
+    assert pipeline.counts.rejected_by_reason == {reason: 1}
