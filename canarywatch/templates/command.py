@@ -108,15 +108,18 @@ def _mine_input(path: Path, stdin: BinaryIO | None, miner: TemplateMiner, mined:
     prepare = miner.preprocessor.prepare
     lines_read = [0]
     with _Open(path, stdin) as stream:
-        found_records = records(stream, lines_read)
+        found_records: Iterator[tuple[int, str, Severity | None]] = (
+            (number, text, None) for number, text in records(stream, lines_read))
         if path != STDIN:
             found = detect_format(path)
             if isinstance(found, Rejection):
                 raise RefusedInputError(found)
             if found.kind is PayloadKind.OTLP_ANY:  # OTLP log records: their bodies
                 found_records = _otlp_bodies(path, lines_read)
-        for number, text in found_records:
+        for number, text, given in found_records:
             severity, body = record_body(text)
+            if given is not None and given is not Severity.UNSPECIFIED:
+                severity, body = given, text  # an OTLP record's own severity and body
             if severity is Severity.UNSPECIFIED:
                 severity = prepare(body).severity
             match = miner.match(SERVICE, body)
@@ -197,8 +200,9 @@ class RefusedInputError(Exception):
         self.rejection = rejection
 
 
-def _otlp_bodies(path: Path, lines_read: list[int]) -> Iterator[tuple[int, str]]:
-    """(record line or byte offset, body) of each OTLP log record of a collector file;
+def _otlp_bodies(path: Path, lines_read: list[int],
+                 ) -> Iterator[tuple[int, str, Severity | None]]:
+    """(record line or byte offset, body, severity) of each OTLP log record of a collector file;
     spans and unreadable records are skipped (``replay`` counts them)."""
     decoder = OtlpDecoder(())
     for record in FileSource(path):
@@ -211,7 +215,7 @@ def _otlp_bodies(path: Path, lines_read: list[int]) -> Iterator[tuple[int, str]]
             continue
         for event in events:
             if isinstance(event, LogEvent):
-                yield number, event.body
+                yield number, event.body, event.severity
 
 
 def _merge(per_file: list[tuple[str, dict[int, _Row]]]) -> dict[int, _Row]:

@@ -136,3 +136,20 @@ def test_undecodable_bytes_do_not_crash(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_templates_command([log], True, TemplatesConfig(), out) == 0
     assert json.loads(out.getvalue())["template"] == "bad \ufffd\ufffd byte <*>"
+
+
+def test_otlp_log_records_show_their_own_severity(tmp_path: Path) -> None:
+    """A collector file's log records carry their severity (an ERROR stays ERROR, not `-`)."""
+    from canarywatch.sim import Fault, Scenario, write_collector_files
+
+    scenario = Scenario(seed=5, duration_s=120.0, rps=20.0, canary_share=0.2,
+                        faults=(Fault("new_error", start_s=10.0, endpoint="GET /cart",
+                                      magnitude=0.5),))
+    logs = next(p for p in write_collector_files(scenario, tmp_path) if "logs" in p.name)
+    out = io.StringIO()
+    assert run_templates_command([logs], False, TemplatesConfig(), out) == 0
+    rows = [line.split(None, 3) for line in out.getvalue().splitlines()[1:]
+            if line.strip() and not line.strip().startswith("e.g.")]
+    severities = {row[1] for row in rows}
+    assert "-" not in severities and "INFO" in severities
+    assert any(row[1] == "ERROR" and "NullPointerException" in row[3] for row in rows)
