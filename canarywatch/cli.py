@@ -96,8 +96,7 @@ def _add_kafka_range(p: argparse.ArgumentParser, required: bool) -> None:
                         "Unix seconds")
     p.add_argument("--to", dest="time_to", metavar="TIME", help="end of the range (exclusive)")
     p.add_argument("--timestamp-slack-s", type=float, default=60.0, metavar="S",
-                   help="also read records stamped this much before and after the range "
-                        "(default 60)")
+                   help="also read records stamped this much before and after the range")
 
 
 _MAX_TIME_S = 2**63 / 1e9  # Unix nanoseconds fit a signed 64-bit integer until 2262
@@ -192,8 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_webhook_flags(replay)
     _add_kafka_range(replay, required=False)
 
-    record = sub.add_parser("record", help="save a Kafka time range as collector "
-                                           "file-exporter files")
+    record = _sub(sub, "record", "save a Kafka time range as collector file-exporter files")
     _add_common(record)
     record.add_argument("out_dir", type=Path, metavar="DIR")
     record.add_argument("--gzip", action="store_true", help="gzip-compress the files")

@@ -26,8 +26,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if ("%(default)" in text or default in (None, False, argparse.SUPPRESS) or
-                default == [] or not action.option_strings):
+        # identity, not equality: a default of 0 is a default (0 == False)
+        if ("%(default)" in text or default is None or default is False
+                or default is argparse.SUPPRESS or default == [] or not action.option_strings):
             return text
         return f"{text} (default: %(default)s)"
 

@@ -10,7 +10,7 @@ import yaml
 from cli_helpers import run_cli
 
 COMMANDS = ("replay", "templates", "check-config", "default-config", "probe", "run", "broker",
-            "simulate", "demo")
+            "simulate", "demo", "record", "learn")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -27,8 +27,11 @@ def test_every_option_is_documented_with_its_default(command: str) -> None:
         if not action.option_strings or action.dest == "help":
             continue
         assert action.help, f"{command} {action.option_strings[0]} has no help"
-        if action.default not in (None, False, []):
-            assert f"(default: {action.default})" in text, (command, action.option_strings)
+        default = action.default
+        if default is not None and default is not False and default != []:  # 0 is one
+            assert f"(default: {default})" in text, (command, action.option_strings)
+            assert text.count(f"(default: {default})") >= 1
+            assert "(default 60)" not in text  # said once, the same way
 
 
 def test_help_lists_exit_codes() -> None:
