@@ -56,6 +56,22 @@ class SlowIoTask(logging.Filter):
 _SLOW_IO_TASK = SlowIoTask()
 
 
+class LeaveGroupFailedOnStop(logging.Filter):
+    """Logs kafka-python's ``LeaveGroup request failed`` as a WARNING, not an ERROR. A
+    consumer stopped while it is still joining its group (SIGTERM in the agent's first
+    seconds) cannot leave a group it is not yet in; the broker expires the member after the
+    session timeout. Nothing is lost, so it must not page whoever alerts on ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith(
+                "LeaveGroup request failed"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_LEAVE_GROUP_FAILED = LeaveGroupFailedOnStop()
+
+
 def configure(level: str = "WARNING", fmt: str = "text") -> None:
     """Log to stderr at ``level`` (text or one JSON object per line). kafka-python's own INFO
     chatter and its slow-IO-task warnings are shown only at DEBUG; its close-time
@@ -74,6 +90,9 @@ def configure(level: str = "WARNING", fmt: str = "text") -> None:
     cluster = logging.getLogger("kafka.cluster")
     if _CANCELLED_ON_CLOSE not in cluster.filters:
         cluster.addFilter(_CANCELLED_ON_CLOSE)
+    coordinator = logging.getLogger("kafka.coordinator")
+    if _LEAVE_GROUP_FAILED not in coordinator.filters:
+        coordinator.addFilter(_LEAVE_GROUP_FAILED)
     selector = logging.getLogger("kafka.net.selector")
     if kafka_level == logging.DEBUG:
         selector.removeFilter(_SLOW_IO_TASK)

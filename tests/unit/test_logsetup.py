@@ -51,3 +51,17 @@ def test_kafka_slow_io_task_warning_shows_only_at_debug(
     assert "blocking the event loop" not in quiet
     assert "demoting to UNSCHEDULED" in quiet  # other warnings of that logger still show
     assert "blocking the event loop" in loud
+
+
+def test_leave_group_failed_on_stop_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM while the consumer is still joining: the failed LeaveGroup is not an ERROR."""
+    logsetup.configure("INFO")
+    try:
+        logging.getLogger("kafka.coordinator").error("LeaveGroup request failed: %s",
+                                                      KafkaConnectionError("timed out"))
+        logging.getLogger("kafka.coordinator").error("Heartbeat failed: %s", "x")
+        err = capsys.readouterr().err
+    finally:
+        logsetup.configure("WARNING")
+    assert "WARNING kafka.coordinator: LeaveGroup request failed" in err
+    assert "ERROR kafka.coordinator: Heartbeat failed" in err
