@@ -101,6 +101,9 @@ class Daemon:
                 extra.version or config.logs.default_version)
             for extra in config.kafka.extra_log_topics if extra.format == "json"}
         self._offsets: dict[TopicPartitionKey, int] = {}
+        # The offsets Kafka last accepted: a refused commit (a rebalance in progress, a
+        # broker away) is retried at the next checkpoint even with no new records.
+        self._committed: dict[TopicPartitionKey, int] = {}
         self._topic_ids: dict[str, str] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -245,7 +248,7 @@ class Daemon:
         due = ((elapsed >= self.config.kafka.commit_interval_s
                 or self._since_checkpoint >= CHECKPOINT_RECORDS)
                and elapsed >= CHECKPOINT_COST_FACTOR * self._checkpoint_seconds)
-        if due and self._dirty:
+        if due and (self._dirty or self._uncommitted()):
             self.checkpoint()
         self._step_at = time.monotonic()
         return len(records)
@@ -375,9 +378,13 @@ class Daemon:
             return EMPTY_BATCH
 
     def checkpoint(self, final: bool = False) -> None:
-        """Save the snapshot with the offsets it covers, then commit them to Kafka."""
+        """Save the snapshot with the offsets it covers, then commit them to Kafka.
+
+        Offsets Kafka refused (a commit during a rebalance fails with an unknown member id)
+        stay pending and are committed again at the next checkpoint, new records or not.
+        """
         with self._lock:
-            if not self._dirty and not final:
+            if not self._dirty and not final and not self._uncommitted():
                 return
             if self._dirty:
                 started = time.monotonic()
@@ -392,8 +399,17 @@ class Daemon:
             self._dirty = False
             self._since_checkpoint = 0
             self._last_checkpoint = time.monotonic()
-        if offsets:
-            self.source.commit(offsets, timeout_ms=3000 if final else 5000)
+        if offsets and self.source.commit(offsets, timeout_ms=3000 if final else 5000):
+            with self._lock:
+                assigned = self.source.assignment
+                self._committed.update(
+                    (key, offset) for key, offset in offsets.items() if key in assigned)
+
+    def _uncommitted(self) -> bool:
+        """True when an assigned partition's read offset is not yet committed to Kafka."""
+        committed, assigned = self._committed, self.source.assignment
+        return any(committed.get(key) != offset for key, offset in self._offsets.items()
+                   if key in assigned)
 
     # -- rebalance callbacks (kafka-python's IO thread) ---------------------------------------
 
@@ -401,6 +417,7 @@ class Daemon:
         """Resume each partition where this agent's state says, wherever Kafka's commit is."""
         with self._lock:
             for key in sorted(partitions):
+                self._committed.pop(key, None)  # commit it afresh under this generation
                 offset = self._offsets.get(key)
                 if offset is None:
                     log.info("partition %s:%d assigned; not in state, reading from the group's "
@@ -424,6 +441,7 @@ class Daemon:
                     topic, current, known, self.config.kafka.auto_offset_reset)
         for key in [k for k in self._offsets if k[0] == topic]:
             del self._offsets[key]
+            self._committed.pop(key, None)
         self._topic_ids[topic] = current
         self._dirty = True
         return True

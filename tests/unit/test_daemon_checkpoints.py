@@ -4,6 +4,7 @@ a tenth of its time on it. (No broker: the source has no consumer, so polls retu
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -49,5 +50,38 @@ def test_cheap_saves_follow_the_commit_interval(tmp_path: Path) -> None:
         daemon._last_checkpoint = time.monotonic() - 1.1
         daemon.step(0)
         assert _saves(daemon) == 1
+    finally:
+        daemon.store.close()
+
+
+def test_a_refused_commit_is_retried_with_no_new_records(tmp_path: Path) -> None:
+    """A commit refused mid-rebalance (unknown member id) must not be forgotten: with the
+    state clean and nothing new read, the next due checkpoint commits the offsets again.
+    (Seen on a broker restarted empty: the group stayed at the old commit for good.)"""
+    daemon = _daemon(tmp_path)
+    calls: list[dict[tuple[str, int], int]] = []
+    refuse = [True]
+
+    def commit(offsets: Mapping[tuple[str, int], int], timeout_ms: int = 5000) -> bool:
+        calls.append(dict(offsets))
+        accepted = not refuse[0]
+        refuse[0] = False
+        return accepted
+
+    try:
+        daemon.source._assignment = {("spans", 0)}
+        daemon.source.commit = commit  # type: ignore[method-assign]
+        daemon._offsets[("spans", 0)] = 148
+        daemon._dirty = True
+        daemon._last_checkpoint = time.monotonic() - 1.1
+        daemon.step(0)
+        assert calls == [{("spans", 0): 148}] and not daemon._dirty
+        daemon._last_checkpoint = time.monotonic() - 1.1
+        daemon.step(0)  # nothing new, but the commit is still owed
+        assert calls == [{("spans", 0): 148}] * 2
+        daemon._last_checkpoint = time.monotonic() - 1.1
+        daemon.step(0)  # accepted last time: nothing more to send
+        assert len(calls) == 2
+        assert _saves(daemon) == 1  # the retry commits; it does not save the state again
     finally:
         daemon.store.close()
