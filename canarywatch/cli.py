@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,7 +25,6 @@ from canarywatch import config as config_mod
 from canarywatch.cliutil import (
     GuardedOut,
     HelpFormatter,
-    check_roles,
     check_versions_seen,
     log_level,
     no_telemetry_error,
@@ -317,7 +317,6 @@ def _roles(args: argparse.Namespace) -> ServiceCohorts | None:
         return None
     if args.baseline is None or not args.canary:
         raise ConfigError("--baseline/--canary", "give both --baseline and --canary")
-    check_roles(args.baseline, args.canary)
     return ServiceCohorts(baseline=args.baseline, canary=tuple(args.canary))
 
 
@@ -531,6 +530,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # A stop during start-up (imports, config, state) is held until the daemon's own
+    # handlers take over, so it still exits 0 having saved nothing half-done.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda n, _frame: early.append(n))
     from canarywatch.daemon import run_daemon
 
     overrides: dict[str, Any] = {}
@@ -543,7 +547,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.state_dir is not None:
         overrides["state_dir"] = str(args.state_dir)
     cfg = _with_flag_webhooks(config_mod.load(args.config, overrides=overrides), args)
-    return run_daemon(cfg, insecure_no_auth=args.insecure_no_auth)
+    return run_daemon(cfg, insecure_no_auth=args.insecure_no_auth, early_signals=early)
 
 
 def cmd_broker(args: argparse.Namespace) -> int:

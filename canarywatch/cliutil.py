@@ -171,14 +171,6 @@ def progress_for(enabled: bool, stream: TextIO | None = None) -> Iterator[Replay
         bar.close()
 
 
-def check_roles(baseline: str | None, canaries: Sequence[str]) -> None:
-    """Refuse ``--canary`` equal to ``--baseline`` before anything is read."""
-    if baseline is not None and baseline in canaries:
-        raise CanarywatchError(
-            f"--baseline and --canary are both {baseline}: a version cannot be its own "
-            "baseline")
-
-
 def _seen(versions: dict[str, dict[str, int]]) -> str:
     if not versions:
         return "no service carried a version"
@@ -190,11 +182,15 @@ def check_versions_seen(baseline: str | None, canaries: Sequence[str], cfg: Conf
                         versions: dict[str, dict[str, int]]) -> None:
     """Raise when a version the user named never appeared, listing the versions seen.
 
-    ``--baseline``/``--canary`` must each appear in some service; a service given roles in
+    ``--baseline``/``--canary`` must each appear in some service and differ (the input is
+    read first so that the error lists what it holds: issue 13); a service given roles in
     ``cohorts.services`` that appeared must carry its configured versions.
     """
     problems: list[str] = []
-    if baseline is not None:
+    if baseline is not None and baseline in canaries:
+        problems.append(f"--baseline and --canary are both {baseline}: a version cannot be "
+                        "its own baseline")
+    elif baseline is not None:
         everywhere = {v for vs in versions.values() for v in vs}
         for name, wanted in (("--baseline", [baseline]), ("--canary", list(canaries))):
             missing = [v for v in wanted if v not in everywhere]

@@ -55,6 +55,8 @@ LOGGED_POISON = 20
 # After SIGTERM/SIGINT, the process exits within this many seconds even if saving state or
 # leaving the group hangs (a second signal exits at once).
 STOP_GRACE_S = 10.0
+# While no partition is assigned, say why at most this often (s).
+UNASSIGNED_LOG_S = 30.0
 
 
 _REJECT_REASONS = {"too_deep": RejectReason.TOO_DEEP, "too_large": RejectReason.TOO_LARGE}
@@ -116,6 +118,8 @@ class Daemon:
         self._last_checkpoint = time.monotonic()
         self._checkpoint_seconds = 0.0  # how long the last state save took
         self._poison_count = 0
+        self._unassigned_since: float | None = None  # monotonic s; see _report_unassigned
+        self._unassigned_logged = 0.0
         # When the consume loop last finished a step (monotonic s): /healthz reads it.
         self._progress_at = time.monotonic()
         self._step_at = self._progress_at  # when the loop last finished a step
@@ -236,6 +240,8 @@ class Daemon:
         records = self.source.poll_batch(timeout_ms)
         if records:
             self.fold(records)
+        elif not self._ready.is_set():
+            self._report_unassigned()
         # An empty poll drains the lateness buffer only once no partition holds the clock
         # (one amid a backlog is a fetch in flight: draining then released one partition's
         # events ahead of another's, deciding a look before replay does).
@@ -338,6 +344,24 @@ class Daemon:
             self.metrics.kafka_records.labels(topic, outcome).inc(n)
         self._progress_at = time.monotonic()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    def _report_unassigned(self) -> None:
+        """Say so, every ``UNASSIGNED_LOG_S``, while the group has given this agent no
+        partition: /readyz answers 503 meanwhile, and an operator must not guess why."""
+        now = time.monotonic()
+        if self._unassigned_since is None:
+            self._unassigned_since = self._unassigned_logged = now
+            return
+        if now - self._unassigned_logged < UNASSIGNED_LOG_S:
+            return
+        self._unassigned_logged = now
+        kafka = self.config.kafka
+        log.warning(
+            "no partition assigned after %.0f s in group %s (not ready): the group may still "
+            "be rebalancing, a member that stopped without leaving holds the partitions until "
+            "its session times out (session_timeout_ms %d), or every partition is taken by "
+            "other members; topics %s", now - self._unassigned_since, kafka.group_id,
+            kafka.session_timeout_ms, ",".join(self.source.topics))
 
     def _poisoned(self, record: Record, topic: str, exc: Exception) -> None:
         """Count, log and skip a record whose decoding or folding raised ``exc``."""
@@ -520,10 +544,13 @@ class _KafkaOnly(logging.Filter):
         return True
 
 
-def _install_signals(daemon: Daemon, grace_s: float = STOP_GRACE_S) -> None:
+def _install_signals(daemon: Daemon, grace_s: float = STOP_GRACE_S,
+                     early: Sequence[int] = ()) -> None:
     """SIGTERM/SIGINT ask the loop to stop (finish the record, save, commit, exit 0). If it
     has not exited ``grace_s`` later, or on a second signal, the process exits at once with
-    code 1: what the saved state lacks is read again from Kafka on the next start."""
+    code 1: what the saved state lacks is read again from Kafka on the next start.
+    ``early``: signals caught during start-up, before the daemon existed; the first is acted
+    on now (a stop requested while importing must exit 0, not die of the signal: 143)."""
 
     def force_exit(why: str) -> None:
         log.error("%s: exiting without saving state", why)
@@ -544,6 +571,9 @@ def _install_signals(daemon: Daemon, grace_s: float = STOP_GRACE_S) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    if early:
+        log.info("%s received during start-up", signal.Signals(early[0]).name)
+        handler(early[0], None)
 
 
 def tune_gc_for_streaming() -> None:
@@ -558,8 +588,12 @@ def tune_gc_for_streaming() -> None:
 
 
 def run_daemon(config: Config, registry: CollectorRegistry | None = None,
-               install_signals: bool = True, insecure_no_auth: bool = False) -> int:
+               install_signals: bool = True, insecure_no_auth: bool = False,
+               early_signals: Sequence[int] = ()) -> int:
     """``canarywatch run``: serve HTTP, consume until SIGTERM/SIGINT, exit 0.
+
+    ``early_signals``: SIGTERM/SIGINT the command caught before calling this (see
+    ``canarywatch.cli.cmd_run``); the daemon starts, finds the stop and exits 0.
 
     ConfigError before anything starts when ``server.listen`` is off loopback without a
     token (unless ``insecure_no_auth``); see :mod:`canarywatch.server.auth`.
@@ -594,7 +628,7 @@ def run_daemon(config: Config, registry: CollectorRegistry | None = None,
     daemon = Daemon(config, metrics, sinks=(board, dispatcher), restored=show_restored,
                     observer=recorder)
     if install_signals:
-        _install_signals(daemon)
+        _install_signals(daemon, early=early_signals)
     unquiet = _quiet_kafka_client()
     page = ReportPage(recorder, board)
     host, _, port = config.server.listen.rpartition(":")

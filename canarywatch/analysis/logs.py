@@ -121,11 +121,12 @@ def log_signals(canary_counts: dict[int, int], baseline_counts: dict[int, int],
         text = _text_of(tid, info, template_text)
         level = info.severity.name
         where = "" if endpoint is None else f" on {endpoint}"
+        lines = f"{c} line" if c == 1 else f"{c} lines"
         if kind == NEW:
-            summary = (f"new {level} template in {canary_version}{where}: {c} lines, none "
+            summary = (f"new {level} template in {canary_version}{where}: {lines}, none "
                        f"from {baseline_version}: {text!r}")
         else:
-            summary = (f"{level} template {text!r}{where}: {c} lines in {canary_version} vs "
+            summary = (f"{level} template {text!r}{where}: {lines} in {canary_version} vs "
                        f"{b} in {baseline_version}, {_fmt_ratio(ratio)} its share of the traffic")
         examples = [_example(v, *line)
                     for v in (canary_version, baseline_version)

@@ -132,8 +132,10 @@ def _honest_continue(reasons: tuple[Reason, ...], results: Sequence[SignalResult
     if not any(r.can_fail for r in results) and _enough(exposure, config):
         spans = [r for r in results if r.reason.signal is not Signal.LOG_SIGNATURE
                  and r.key.startswith(("error_rate:", "latency:"))]
+        traffic = (f"{exposure.canary_requests} canary requests" if exposure.canary_requests
+                   else f"{exposure.canary_logs} canary log lines and no canary request yet")
         summary = (
-            f"no comparison possible yet: {exposure.canary_requests} canary requests, but no "
+            f"no comparison possible yet ({traffic}): no "
             + ("endpoint is served by both cohorts" if not spans else
                f"endpoint or template has enough data in both cohorts (an endpoint needs "
                f"{config.min_requests} requests in each)"))

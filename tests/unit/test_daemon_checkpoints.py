@@ -3,12 +3,15 @@ a tenth of its time on it. (No broker: the source has no consumer, so polls retu
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from canarywatch import daemon as daemon_mod
 from canarywatch.config import validate
 from canarywatch.daemon import CHECKPOINT_COST_FACTOR, Daemon
 from canarywatch.metrics import create_metrics
@@ -83,5 +86,29 @@ def test_a_refused_commit_is_retried_with_no_new_records(tmp_path: Path) -> None
         daemon.step(0)  # accepted last time: nothing more to send
         assert len(calls) == 2
         assert _saves(daemon) == 1  # the retry commits; it does not save the state again
+    finally:
+        daemon.store.close()
+
+
+def test_an_agent_left_without_partitions_says_why(tmp_path: Path, caplog: Any,
+                                                    monkeypatch: Any) -> None:
+    """Not ready because the group assigned nothing (a member that never left holds the
+    partitions until its session times out): a WARNING says so, not silence for minutes."""
+    monkeypatch.setattr(daemon_mod, "UNASSIGNED_LOG_S", 0.05)
+    daemon = _daemon(tmp_path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="canarywatch.daemon"):
+            daemon.step(0)
+            time.sleep(0.1)
+            daemon.step(0)
+        lines = [r.getMessage() for r in caplog.records if "no partition assigned" in
+                 r.getMessage()]
+        assert len(lines) == 1
+        assert "group canarywatch" in lines[0] and "session_timeout_ms 10000" in lines[0]
+        daemon._on_assigned({("otlp_spans", 0)})
+        caplog.clear()
+        time.sleep(0.1)
+        daemon.step(0)
+        assert not [r for r in caplog.records if "no partition assigned" in r.getMessage()]
     finally:
         daemon.store.close()

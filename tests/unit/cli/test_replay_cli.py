@@ -93,8 +93,8 @@ def test_random_bytes_and_binaries_exit_2(tmp_path: Path) -> None:
 
 
 def test_unknown_or_equal_versions_exit_2_listing_versions(incident: Path) -> None:
-    """--canary 9.9.9 (never seen) and --baseline V --canary V exit 2; the first lists the
-    versions each service carried."""
+    """--canary 9.9.9 (never seen) and --baseline V --canary V exit 2, each listing the
+    versions each service carried and printing no report."""
     unknown = run_cli(["replay", "--baseline", "1.4.2", "--canary", "9.9.9", str(incident)])
     assert unknown.returncode == 2
     assert "--canary 9.9.9 never appeared" in unknown.stderr
@@ -103,6 +103,8 @@ def test_unknown_or_equal_versions_exit_2_listing_versions(incident: Path) -> No
     same = run_cli(["replay", "--baseline", "1.5.0", "--canary", "1.5.0", str(incident)])
     assert same.returncode == 2
     assert "both 1.5.0" in same.stderr
+    assert "checkout: 1.4.2 (" in same.stderr and "1.5.0 (" in same.stderr
+    assert same.stdout == ""
 
 
 def test_directories_are_read_recursively_and_skips_reported(incident: Path,
