@@ -32,6 +32,7 @@ from canarywatch.cliutil import (
     progress_for,
     silence_stdout,
     unknown_top_level_option,
+    unrecognized_arguments,
 )
 from canarywatch.config import Config, ServiceCohorts
 from canarywatch.errors import CanarywatchError, ConfigError
@@ -150,6 +151,14 @@ def _kafka_range(args: argparse.Namespace, cfg: Config, between: tuple[int, int]
         raise ConfigError("--from/--to", "--kafka needs --from and --to")
     topics = [t.strip() for t in args.topics.split(",") if t.strip()] if args.topics else None
     return KafkaRange(cfg.kafka, *between, topics=topics, slack_s=args.timestamp_slack_s)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -638,7 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"canarywatch: error: {unknown}\n")
         return EXIT_USAGE
     try:
-        args = parser.parse_args(tokens)
+        args, extras = parser.parse_known_args(tokens)
+        if extras:  # reported by the command's own parser: its usage, its options' names
+            command = _subparser(parser, args.command)
+            command.error(unrecognized_arguments(extras, command))
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     logsetup.configure(getattr(args, "log_level", "WARNING"),

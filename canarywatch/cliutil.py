@@ -58,6 +58,20 @@ def unknown_top_level_option(argv: Sequence[str], known: Sequence[str]) -> str |
     return None
 
 
+def unrecognized_arguments(extras: Sequence[str], parser: argparse.ArgumentParser) -> str:
+    """argparse's "unrecognized arguments" message, with the nearest option of ``parser``
+    suggested for each misspelt one (``replay --jsno``: did you mean --json?)."""
+    known = [o for action in parser._actions for o in action.option_strings]
+    hints = []
+    for token in extras:
+        if token.startswith("--"):
+            close = difflib.get_close_matches(token.split("=", 1)[0], known, n=1)
+            if close:
+                hints.append(f"{token}: did you mean {close[0]}?")
+    return (f"unrecognized arguments: {' '.join(extras)}"
+            + (f" ({'; '.join(hints)})" if hints else ""))
+
+
 class OutputError(CanarywatchError):
     """Standard output cannot be written (a full disk, an I/O error): the command's result is lost.
 

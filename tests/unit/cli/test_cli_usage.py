@@ -52,6 +52,19 @@ def test_unknown_option_is_reported_as_unknown() -> None:
     assert run_cli(["--version"]).returncode == 0
 
 
+def test_a_misspelt_command_option_is_named_with_the_nearest_one() -> None:
+    """`replay --jsno`: the replay usage and "did you mean --json?", not the top-level usage;
+    an option with no near name is still named."""
+    result = run_cli(["replay", "--jsno", "x"])
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: canarywatch replay ")
+    assert "unrecognized arguments: --jsno (--jsno: did you mean --json?)" in result.stderr
+    far = run_cli(["templates", "--zzzzzz", "x"])
+    assert far.returncode == 2
+    assert far.stderr.startswith("usage: canarywatch templates ")
+    assert "unrecognized arguments: --zzzzzz\n" in far.stderr
+
+
 def test_deliver_or_secret_without_webhook_is_an_error(tmp_path: Path) -> None:
     """--deliver with no webhook, or --webhook-secret-file without --webhook, exits 2."""
     data = tmp_path / "app.log"
