@@ -503,6 +503,25 @@ def cmd_templates(args: argparse.Namespace) -> int:
     return code
 
 
+def _printable(cfg: Config) -> dict[str, Any]:
+    """The effective config for ``check-config --print``, with each webhook ``url`` that is
+    itself a credential (a Slack path, ``?token=``) or carries ``user:password@`` masked,
+    as the logs mask it: the output goes into terminals, tickets and CI logs."""
+    from canarywatch.actions.secreturl import credential_in, without_userinfo
+    from canarywatch.redact import MASK
+
+    data = cfg.model_dump(mode="json")
+    for hook in data.get("actions", {}).get("webhooks", []):
+        url = hook.get("url")
+        if url is None:
+            continue
+        if credential_in(url) is not None:
+            hook["url"] = MASK
+        elif without_userinfo(url) != url:
+            hook["url"] = without_userinfo(url).replace("://", f"://{MASK}@", 1)
+    return data
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.file)
     missing = config_mod.missing_files(cfg)
@@ -512,7 +531,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if args.print_config:
         import yaml
 
-        out.write(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        out.write(yaml.safe_dump(_printable(cfg), sort_keys=False))
     else:
         out.write(f"{args.file or 'defaults'} (with the environment): ok\n")
     out.flush()

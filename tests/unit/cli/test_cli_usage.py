@@ -124,6 +124,25 @@ def test_check_config_applies_the_environment_and_prints(tmp_path: Path) -> None
     assert "server.listen" in plain.stderr and "CANARYWATCH_SERVER__LISTEN" in plain.stderr
 
 
+def test_check_config_print_masks_webhook_urls_that_are_credentials(tmp_path: Path) -> None:
+    """A Slack webhook path, a ?token= URL and user:password@ are masked in --print (its
+    output lands in tickets and CI logs); a plain URL is shown as written."""
+    slack = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/xyzSECRETxyzSECRET"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"actions": {"webhooks": [
+        {"name": "chat", "url": slack, "preset": "slack"},
+        {"name": "gate", "url": "https://gate.example/hook?token=s3cr3t-t0ken-value"},
+        {"name": "basic", "url": "https://ops:hunter2-password@router.example/abort"},
+        {"name": "plain", "url": "http://flagger-loadtester.test/gate/halt"}]}}))
+    result = run_cli(["check-config", str(cfg), "--print"])
+    assert result.returncode == 0, result.stderr
+    for secret in ("xyzSECRET", "s3cr3t-t0ken", "hunter2"):
+        assert secret not in result.stdout
+    urls = [h["url"] for h in yaml.safe_load(result.stdout)["actions"]["webhooks"]]
+    assert urls == ["<redacted>", "<redacted>", "https://<redacted>@router.example/abort",
+                    "http://flagger-loadtester.test/gate/halt"]
+
+
 def test_simulate_refuses_existing_targets_unless_forced(tmp_path: Path) -> None:
     """simulate onto a file or onto an earlier simulation exits 2; --force replaces it, so
     a replay of the directory counts each event once."""
