@@ -11,8 +11,9 @@ Output (after all input is read, so every record shows its final template):
 - default: a table, one row per template, most frequent first, with its count, severity,
   id, template and one example record (its first line); ``--per-file`` prints one table per
   file (same ids);
-- ``--json``: one object per record, ``{"line": N, "template_id": ..., "template": ...}``, N
-  the number of the record's first line counted from 1 over all inputs in order.
+- ``--json``: one object per record, ``{"line": N, "template_id": ..., "template": ...,
+  "severity": "ERROR"}``, N the number of the record's first line counted from 1 over all
+  inputs in order; severity the OpenTelemetry severity name, null when the record has none.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class _Row:
 
 @dataclass(slots=True)
 class _Mined:
-    """Per record: (first line number, template id); per file: rows by template id."""
+    """Per record: (first line number, template id, severity); per file: rows by template
+    id."""
 
-    records: list[tuple[int, int]] = field(default_factory=list)
+    records: list[tuple[int, int, Severity]] = field(default_factory=list)
     per_file: list[tuple[str, dict[int, _Row]]] = field(default_factory=list)
 
 
@@ -123,7 +125,7 @@ def _mine_input(path: Path, stdin: BinaryIO | None, miner: TemplateMiner, mined:
             if severity is Severity.UNSPECIFIED:
                 severity = prepare(body).severity
             match = miner.match(SERVICE, body)
-            mined.records.append((offset + number, match.template_id))
+            mined.records.append((offset + number, match.template_id, severity))
             row = rows.get(match.template_id)
             if row is None:
                 row = rows[match.template_id] = _Row(example=text.partition("\n")[0])
@@ -270,11 +272,12 @@ def _template(miner: TemplateMiner, tid: int) -> str:
 
 def _write_json(miner: TemplateMiner, mined: _Mined, out: TextIO) -> None:
     texts: dict[int, tuple[int, str]] = {}
-    for number, template_id in mined.records:
+    for number, template_id, severity in mined.records:
         shown = texts.get(template_id)
         if shown is None:
             live = miner.canonical_id(SERVICE, template_id)
             shown = texts[template_id] = (template_id, "") if live is None \
                 else (live, miner.template_text(SERVICE, live))
-        record = {"line": number, "template_id": shown[0], "template": shown[1]}
+        record = {"line": number, "template_id": shown[0], "template": shown[1],
+                  "severity": None if severity is Severity.UNSPECIFIED else severity.name}
         out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -165,3 +166,26 @@ def test_simulate_refuses_existing_targets_unless_forced(tmp_path: Path) -> None
     kept = run_cli(["simulate", str(out), "--duration-s", "30", "--force"])
     assert kept.returncode == 2 and "notes.txt" in kept.stderr
     assert (out / "notes.txt").exists()
+
+
+def test_templates_reads_standard_input() -> None:
+    """`kubectl logs ... | canarywatch templates -`: the lines group into templates with
+    their severity, most frequent first."""
+    lines = [f"2026-12-02T10:00:{i:02d}Z INFO user {1000 + i} logged in from 10.0.0.{i}"
+             for i in range(30)]
+    lines += [f"2026-12-02T10:01:{i:02d}Z ERROR payment {i} declined: card expired"
+              for i in range(5)]
+    result = run_cli(["templates", "--json", "-"], stdin="\n".join(lines).encode() + b"\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 35
+    by_template: dict[str, set[str]] = {}
+    for row in rows:
+        by_template.setdefault(row["template"], set()).add(str(row.get("severity")))
+    assert len(by_template) == 2, by_template
+    assert sorted(s for v in by_template.values() for s in v) == ["ERROR", "INFO"]
+    table = run_cli(["templates", "-"], stdin="\n".join(lines).encode() + b"\n")
+    assert table.returncode == 0
+    body = [line for line in table.stdout.splitlines()
+            if ("logged in" in line or "declined" in line) and "e.g." not in line]
+    assert "logged in" in body[0] and "INFO" in body[0] and "ERROR" in body[1]
