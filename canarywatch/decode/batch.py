@@ -31,6 +31,26 @@ class CountedSpan:
     count: int = 1
 
 
+class CountedSpans:
+    """The one :class:`CountedSpan` per (service, version), so a batch's count-only spans
+    share it; at most ``limit`` kept (the cache starts over past it: decoders see a few
+    services each, a flood of distinct names must not grow it without bound)."""
+
+    __slots__ = ("_found", "_limit")
+
+    def __init__(self, limit: int) -> None:
+        self._found: dict[tuple[str, str | None], CountedSpan] = {}
+        self._limit = limit
+
+    def __call__(self, service: str, version: str | None) -> CountedSpan:
+        found = self._found.get((service, version))
+        if found is None:
+            if len(self._found) >= self._limit:
+                self._found.clear()
+            found = self._found[(service, version)] = CountedSpan(service, version)
+        return found
+
+
 SpanRow = tuple[str, str, str, SpanKind, str, int, int, bool, int | None, str, str,
                 tuple[()]]
 """A versioned SERVER/CONSUMER span without span events, as the plain tuple of

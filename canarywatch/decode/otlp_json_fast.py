@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from canarywatch.decode.batch import CountedSpan, DecodedBatch, Entry, latest
+from canarywatch.decode.batch import CountedSpan, CountedSpans, DecodedBatch, Entry, latest
 from canarywatch.decode.common import (
     METHOD,
     ROUTE,
@@ -176,7 +176,7 @@ class FastJsonDecoder:
         self._keys_with_versions = tuple(slots)
         self._resources: dict[bytes, tuple[str, str | None]] = {}
         self._meanings: dict[tuple[object, ...], Meaning] = {}
-        self._counted_spans: dict[tuple[str, str | None], CountedSpan] = {}
+        self._counted = CountedSpans(_MAX_CACHED)
 
     def batch(self, payload: bytes, kind: PayloadKind) -> DecodedBatch:
         """The spans or log records of one OTLP/JSON message; :class:`UnusualRecordError` when the
@@ -210,14 +210,6 @@ class FastJsonDecoder:
             if len(self._resources) >= _MAX_CACHED:
                 self._resources.clear()
             self._resources[key] = found
-        return found
-
-    def _counted(self, service: str, version: str | None) -> CountedSpan:
-        found = self._counted_spans.get((service, version))
-        if found is None:
-            if len(self._counted_spans) >= _MAX_CACHED:
-                self._counted_spans.clear()
-            found = self._counted_spans[(service, version)] = CountedSpan(service, version)
         return found
 
     def _spans(self, resource_spans: Sequence[_ResourceSpans]) -> DecodedBatch:

@@ -14,7 +14,14 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 
-from canarywatch.decode.batch import CountedSpan, DecodedBatch, Entry, batch_of, latest
+from canarywatch.decode.batch import (
+    CountedSpan,
+    CountedSpans,
+    DecodedBatch,
+    Entry,
+    batch_of,
+    latest,
+)
 from canarywatch.decode.common import (
     METHOD,
     ROUTE,
@@ -111,7 +118,7 @@ class ProtoDecoder:
         self._resources: dict[bytes, tuple[str, str | None]] = {}
         self._resolved: dict[tuple[str | bytes | None, ...],
                              tuple[str, int | None, str | None]] = {}
-        self._counted_spans: dict[tuple[str, str | None], CountedSpan] = {}
+        self._counted = CountedSpans(_MAX_CACHED_RESOURCES)
 
     def _resource(self, raw: bytes) -> tuple[str, str | None]:
         found = self._resources.get(raw)
@@ -274,15 +281,6 @@ class ProtoDecoder:
                     entries[index] = (entries[index][0],
                                       CountedSpan(bare.service, bare.version, n))
         return DecodedBatch(entries, newest, origins, spans=True)
-
-    def _counted(self, service: str, version: str | None) -> CountedSpan:
-        """The one CountedSpan of (service, version)."""
-        found = self._counted_spans.get((service, version))
-        if found is None:
-            if len(self._counted_spans) >= _MAX_CACHED_RESOURCES:
-                self._counted_spans.clear()
-            found = self._counted_spans[(service, version)] = CountedSpan(service, version)
-        return found
 
     def _resolve(self, key: tuple[str | bytes | None, ...],
                  ) -> tuple[str, int | None, str | None]:
