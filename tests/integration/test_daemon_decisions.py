@@ -112,10 +112,20 @@ def test_the_daemon_decides_as_replay_however_the_data_arrives(
             produce(slice(None))
             agent = harness.agent(config)
             if arrival == "sigkills":
-                for share in (3, 2):  # kill once a third, then once half, has been read
-                    harness.until(lambda s=share, a=agent: a.metric_sum(
-                        "canarywatch_kafka_records_total") >= records // s, 240,
-                        f"1/{share} of the records read")
+                # Kill the first agent once it has read a third, the second once it has read
+                # a sixth more. Each agent counts only its own reads, and the second resumes
+                # where the first's state left off: if the first read nearly everything (a
+                # quiet machine), the second is killed once it has caught up (lag 0).
+                for n, share in enumerate((3, 6)):
+                    def far_enough(a: Any = agent, s: int = share, first: bool = n == 0) -> bool:
+                        read = a.metric_sum("canarywatch_kafka_records_total")
+                        if read >= records // s:
+                            return True
+                        lags = [v for (name, _), v in a.metrics().items()
+                                if name == "canarywatch_consumer_lag"]
+                        return not first and bool(lags) and sum(lags) == 0
+                    harness.until(far_enough, 240, f"agent {n + 1}: 1/{share} of the records "
+                                  "read")
                     agent.kill()
                     agent = harness.agent(config)
         harness.until(lambda: agent.verdict_actions().get(CANARY) == "rollback", 180,
